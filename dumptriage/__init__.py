@@ -1,0 +1,1 @@
+"""dumptriage: triage Windows kernel crash dumps from KVM guests."""
