@@ -1,1 +1,60 @@
-"""dumptriage: triage Windows kernel crash dumps from KVM guests."""
+"""dumptriage: triage Windows kernel crash dumps from KVM guests, on Linux, without WinDbg.
+
+The library's public face::
+
+    from dumptriage import analyze, open_dump
+    report = analyze("MEMORY.DMP")          # one serialisable Report
+    with open_dump("MEMORY.DMP") as dump:   # raw access: header facts, memory
+        dump.read_virtual(dump.info.ps_loaded_module_list, 8)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Anomaly",
+    "BugCheck",
+    "CrashDump",
+    "DumpFormatError",
+    "DumpInfo",
+    "DumptriageError",
+    "PageNotPresent",
+    "Report",
+    "UnsupportedDump",
+    "__version__",
+    "analyze",
+    "open_dump",
+]
+
+# Imports are resolved on first use so that `dumptriage --help` stays fast.
+_LAZY = {
+    "analyze": "dumptriage.analyze",
+    "open_dump": "dumptriage.dump.container",
+    "CrashDump": "dumptriage.dump.container",
+    "Anomaly": "dumptriage.model",
+    "BugCheck": "dumptriage.model",
+    "DumpInfo": "dumptriage.model",
+    "Report": "dumptriage.model",
+    "DumpFormatError": "dumptriage.errors",
+    "DumptriageError": "dumptriage.errors",
+    "PageNotPresent": "dumptriage.errors",
+    "UnsupportedDump": "dumptriage.errors",
+}
+
+if TYPE_CHECKING:
+    from dumptriage.analyze import analyze
+    from dumptriage.dump.container import CrashDump, open_dump
+    from dumptriage.errors import DumpFormatError, DumptriageError, PageNotPresent, UnsupportedDump
+    from dumptriage.model import Anomaly, BugCheck, DumpInfo, Report
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dumptriage' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

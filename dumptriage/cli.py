@@ -1,0 +1,79 @@
+"""The ``dumptriage`` command: a thin click wrapper that renders what the library returns.
+
+Exit codes: 0 success, 2 unusable input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from dumptriage import __version__
+from dumptriage.errors import DumptriageError
+
+EXIT_OK = 0
+EXIT_UNUSABLE_INPUT = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dumptriage")
+def cli() -> None:
+    """Triage Windows kernel crash dumps (BSODs) from KVM/QEMU guests, on Linux."""
+
+
+@cli.command()
+@click.argument("dump", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema v1).")
+def analyze(dump: str, as_json: bool) -> None:
+    """Read a Windows kernel crash dump and report what it says.
+
+    DUMP is a MEMORY.DMP, a Minidump\\*.dmp or any other PAGEDUMP/PAGEDU64 file: full,
+    kernel summary, bitmap (kernel, automatic, active, full) or triage dumps, 32- or
+    64-bit. The report gives WinDbg's banner facts (dump type, OS build, processors,
+    crash time, uptime), the bugcheck code, its name and its four arguments at the
+    dump's width, the kernel's key addresses, and anomalies: odd but survivable facts
+    such as a truncated file, each with a stable code.
+
+    \b
+    Exit codes: 0 report printed; 2 the file is not a readable kernel dump.
+    """
+    from dumptriage.analyze import analyze as run_analysis
+
+    report = run_analysis(dump)
+    if as_json:
+        from dumptriage.render.json_out import render_json
+
+        click.echo(render_json(report), nl=False)
+    else:
+        from dumptriage.render.text import render_text
+
+        click.echo(render_text(report), nl=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI in-process and return its exit code (tests call this)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=args, prog_name="dumptriage", standalone_mode=False)
+    except DumptriageError as err:
+        click.echo(f"dumptriage: error: {err}", err=True)
+        return EXIT_UNUSABLE_INPUT
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as err:
+        err.show()
+        return EXIT_UNUSABLE_INPUT
+    except click.Abort:
+        click.echo("dumptriage: aborted", err=True)
+        return EXIT_UNUSABLE_INPUT
+    except OSError as err:
+        click.echo(f"dumptriage: error: {err.filename or ''}: {err.strerror or err}", err=True)
+        return EXIT_UNUSABLE_INPUT
+    return EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""Open a Windows kernel crash dump: sniff, parse the header, index the pages.
+
+``open_dump(path)`` returns a ``CrashDump`` over a read-only mmap of the file. Memory use
+does not grow with the dump: nothing but the header and (for bitmap dumps) a small rank
+index is ever copied out of the mapping.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import kaitaistruct
+
+from dumptriage.anomalies import AnomalyCode, anomaly
+from dumptriage.dump import header as hdr
+from dumptriage.dump.kdbg import MAX_KDBG_LEN, Kdbg, parse_kdbg, read_kdbg_at
+from dumptriage.dump.layout import build_layout
+from dumptriage.dump.paging import PagingMode, Translator
+from dumptriage.dump.physical import PhysicalMemory
+from dumptriage.dump.sniff import sniff
+from dumptriage.dump.triage import (
+    TriageHeader,
+    debugger_data_copy,
+    read_triage_header,
+    triage_anomalies,
+)
+from dumptriage.errors import DumpFormatError, PageNotPresent, UnsupportedDump
+from dumptriage.formats.windows_crash_dump import WindowsCrashDump
+from dumptriage.model import Anomaly, BugCheck, DumpInfo
+
+_ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
+
+
+def open_dump(path: str | os.PathLike[str]) -> CrashDump:
+    """Open a kernel dump (PAGEDUMP / PAGEDU64). Raises DumpFormatError on a bad header."""
+    return CrashDump(Path(path))
+
+
+class CrashDump:
+    """One opened kernel dump. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            self._map = _map_file(self._file, str(path))
+            self._data = memoryview(self._map)
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        path = str(self.path)
+        sniff(path, bytes(self._data[:8]), len(self._data))
+        raw = _parse_header(path, self._map)
+        self._raw = raw
+        h = raw.header
+        self.anomalies: list[Anomaly] = []
+        self.info = self._dump_info(raw, h)
+        self.bugcheck = BugCheck(
+            code=int(h.bug_check_code),
+            args=tuple(int(a) for a in h.bug_check_parameters),  # type: ignore[arg-type]
+            name=_bugcheck_name(int(h.bug_check_code)),
+            width_bits=self.info.pointer_bits,
+        )
+        self.physical: PhysicalMemory | None = None
+        self.triage: TriageHeader | None = None
+        self._translator: Translator | None = None
+        self._kdbg: Kdbg | None | bool = False  # False: not looked for yet
+        self._index_pages(raw)
+
+    def _dump_info(self, raw: Any, h: Any) -> DumpInfo:
+        machine = int(h.machine_image_type)
+        arch = hdr.ARCH_BY_MACHINE.get(machine)
+        if arch is None:
+            raise DumpFormatError(str(self.path), "DUMP_HEADER", 0x20 if not raw.is_64 else 0x30,
+                                  f"MachineImageType {machine:#x} is not i386, AMD64 or ARM64")
+        if raw.is_64 == (arch == "x86"):
+            raise DumpFormatError(str(self.path), "DUMP_HEADER", 4,
+                                  f"{raw.valid_dump} header with MachineImageType {machine:#x}")
+        dump_type = int(h.dump_type)
+        if dump_type not in hdr.DUMP_TYPE_NAMES or dump_type == 0:
+            raise DumpFormatError(str(self.path), "DUMP_HEADER", 0xF98 if raw.is_64 else 0xF88,
+                                  f"DumpType {dump_type:#x} is not a known dump type")
+        required = hdr.optional(int(h.required_dump_space))
+        return DumpInfo(
+            signature="PAGE" + str(raw.valid_dump),
+            arch=arch,
+            machine=machine,
+            pae=bool(h.pae_enabled) if arch == "x86" else None,
+            dump_type_code=dump_type,
+            dump_type=hdr.DUMP_TYPE_NAMES[dump_type],
+            banner=hdr.BANNERS.get(dump_type, ""),
+            header_size=int(raw.len_header),
+            os=hdr.os_info(h),
+            processors=int(h.number_processors),
+            system_time=hdr.filetime_to_iso(int(h.system_time)),
+            uptime_seconds=hdr.uptime_seconds(int(h.system_up_time)),
+            comment=hdr.decode_comment(bytes(h.comment)),
+            directory_table_base=hdr.optional(int(h.directory_table_base)),
+            ps_loaded_module_list=hdr.optional(int(h.ps_loaded_module_list)),
+            ps_active_process_head=hdr.optional(int(h.ps_active_process_head)),
+            pfn_database=hdr.optional(int(h.pfn_data_base)),
+            kd_debugger_data_block=hdr.optional(int(h.kd_debugger_data_block)),
+            kernel_base=None,
+            attributes=hdr.optional(int(h.attributes)),
+            file_size=len(self._data),
+            expected_size=required,
+        )
+
+    def _index_pages(self, raw: Any) -> None:
+        info = self.info
+        where = f"DumpType {info.dump_type_code}"
+        if info.attributes is not None and info.attributes & _ATTR_ENCRYPTED:
+            self.anomalies.append(anomaly(AnomalyCode.DUMP_ENCRYPTED, "DUMP_HEADER Attributes",
+                                          "page data is encrypted; only the header is read"))
+            return
+        if info.arch == "arm64":
+            self.anomalies.append(anomaly(
+                AnomalyCode.ARCH_NOT_SUPPORTED, "DUMP_HEADER MachineImageType",
+                "ARM64: header, bugcheck and triage facts are read; page tables, processor "
+                "state and stacks are not decoded for ARM64 yet"))
+        if info.dump_type_code == 4:
+            self.triage = read_triage_header(str(self.path), raw)
+            self.anomalies.extend(triage_anomalies(self.triage, self._data))
+            # RequiredDumpSpace of a minidump is not its size (real files disagree with
+            # it); SizeOfDump is what the triage writer actually wrote.
+            self.info = replace(self.info, expected_size=self.triage.size_of_dump)
+            return
+        if info.dump_type_code in (3, 7, 8, 9, 0xA):
+            self.anomalies.append(anomaly(
+                AnomalyCode.DUMP_TYPE_NOT_SUPPORTED, where,
+                f"{info.dump_type} dumps are recognised but their memory is not read yet; "
+                "the header facts above are complete"))
+            return
+        layout = build_layout(str(self.path), raw, self._data, info.dump_type_code)
+        self.anomalies.extend(layout.anomalies)
+        self._check_required_size(layout.data_end)
+        if layout.index is None:
+            return
+        self.physical = PhysicalMemory(self._data, layout.index)
+        mode = _paging_mode(info)
+        if mode is not None and info.directory_table_base is not None:
+            self._translator = Translator(mode, info.directory_table_base,
+                                          self.physical.read_u32, self.physical.read_u64)
+
+    def _check_required_size(self, data_end: int | None) -> None:
+        required, size = self.info.expected_size, self.info.file_size
+        if required is None or data_end is None or data_end > size:
+            return  # no claim, or truncation already reported
+        if required != size:
+            self.anomalies.append(anomaly(
+                AnomalyCode.DUMP_SIZE_MISMATCH, "DUMP_HEADER RequiredDumpSpace",
+                f"header expects {required:#x} bytes, the file has {size:#x}"))
+
+    # -- kernel facts --------------------------------------------------------------------
+
+    @property
+    def kdbg(self) -> Kdbg | None:
+        """KDDEBUGGER_DATA64, looked up once; None (and an anomaly) when unavailable."""
+        if self._kdbg is False:
+            self._kdbg = self._find_kdbg()
+            if self._kdbg is None:
+                self.anomalies.append(anomaly(
+                    AnomalyCode.KDBG_UNAVAILABLE, "KdDebuggerDataBlock",
+                    "no readable 'KDBG' block at KdDebuggerDataBlock or BugCheckParameter1 "
+                    "(encoded, or its page is not in the dump)"))
+        return self._kdbg if isinstance(self._kdbg, Kdbg) else None
+
+    def _find_kdbg(self) -> Kdbg | None:
+        bits = self.info.pointer_bits
+        if self.triage is not None:
+            blob = debugger_data_copy(self.triage, self._data, MAX_KDBG_LEN)
+            va = self.info.kd_debugger_data_block or 0
+            return parse_kdbg(blob, va, bits, "triage copy") if blob else None
+        candidates = [("KdDebuggerDataBlock", self.info.kd_debugger_data_block),
+                      ("BugCheckParameter1", self.bugcheck.args[0])]
+        for source, va in candidates:
+            if va:
+                found = read_kdbg_at(self.read_virtual_or_none, va, bits, source)
+                if found is not None:
+                    return found
+        return None
+
+    # -- memory access -------------------------------------------------------------------
+
+    def _require_physical(self, address: int) -> PhysicalMemory:
+        if self.physical is None:
+            raise PageNotPresent(address, f"a {self.info.dump_type} dump holds no physical pages")
+        return self.physical
+
+    def read_physical(self, pa: int, size: int) -> bytes:
+        """Bytes at a guest-physical address; PageNotPresent if any page is missing."""
+        return self._require_physical(pa).read(pa, size)
+
+    def read_physical_or_none(self, pa: int, size: int) -> bytes | None:
+        try:
+            return self.read_physical(pa, size)
+        except PageNotPresent:
+            return None
+
+    def translate(self, va: int) -> int:
+        """Guest-physical address of a kernel virtual address (PageNotPresent if unmapped)."""
+        if self._translator is None:
+            raise PageNotPresent(va, "this dump has no page tables to walk", virtual=True)
+        return self._translator.translate(va)
+
+    def read_virtual(self, va: int, size: int) -> bytes:
+        parts = []
+        while size > 0:
+            take = min(size, 0x1000 - (va & 0xFFF))
+            parts.append(self.read_physical(self.translate(va), take))
+            va += take
+            size -= take
+        return b"".join(parts)
+
+    def read_virtual_or_none(self, va: int, size: int) -> bytes | None:
+        try:
+            return self.read_virtual(va, size)
+        except PageNotPresent:
+            return None
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        data = getattr(self, "_data", None)
+        if data is not None:
+            data.release()
+        mapping = getattr(self, "_map", None)
+        if mapping is not None:
+            mapping.close()
+        self._file.close()
+
+    def __enter__(self) -> CrashDump:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _map_file(file: Any, path: str) -> mmap.mmap:
+    size = os.fstat(file.fileno()).st_size
+    if size == 0:
+        raise DumpFormatError(path, "file", 0, "the file is empty")
+    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _parse_header(path: str, mapping: mmap.mmap) -> Any:
+    mapping.seek(0)
+    try:
+        raw = WindowsCrashDump(kaitaistruct.KaitaiStream(mapping))
+    except (kaitaistruct.KaitaiStructError, EOFError) as err:
+        size = len(mapping)
+        raise DumpFormatError(path, "DUMP_HEADER", 0,
+                              f"truncated header: the file has only {size:#x} bytes") from err
+    return raw
+
+
+def _paging_mode(info: DumpInfo) -> PagingMode | None:
+    if info.arch == "x64":
+        return PagingMode.X64
+    if info.arch == "x86":
+        return PagingMode.X86_PAE if info.pae else PagingMode.X86
+    return None
+
+
+def _bugcheck_name(code: int) -> str | None:
+    # Imported here so that opening a dump does not load the catalogue until needed.
+    from dumptriage.catalogue.bugchecks import name_of
+
+    return name_of(code)
+
+
+__all__ = ["CrashDump", "UnsupportedDump", "open_dump"]

@@ -1,0 +1,94 @@
+"""Find and read KDDEBUGGER_DATA64 ("KDBG").
+
+Where to look, in order (dump-format.md section 4.2):
+1. the header's KdDebuggerDataBlock: bugcheck dumps hold the block in clear, because
+   KeBugCheck2 decodes it before the dump is written;
+2. BugCheckParameter1: QEMU's ``dump-guest-memory -w`` falls back to it when the block
+   at KdDebuggerDataBlock is still encoded (its guest driver leaves a decoded copy there);
+3. in a triage dump, the copy at TRIAGE_DUMP.DebuggerDataOffset.
+Decoding an encoded block needs KiWaitNever/KiWaitAlways from the kernel's PDB; without
+symbols we report that the block is unavailable instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dumptriage.formats.kddebugger_data64 import KddebuggerData64
+
+KDBG_TAG = "KDBG"
+_HEADER_LEN = 0x18
+# The largest Header.Size seen is 0x3A0 (dump-format.md section 4.1); allow room to grow
+# but never let a corrupt size make us read megabytes.
+MAX_KDBG_LEN = 0x1000
+
+ReadBytes = Callable[[int, int], bytes | None]
+
+
+@dataclass(frozen=True)
+class Kdbg:
+    """The KDBG fields dumptriage uses, pointers already cut to the dump's width."""
+
+    va: int
+    size: int
+    kern_base: int
+    ps_loaded_module_list: int
+    ps_active_process_head: int
+    mm_pfn_database: int
+    ki_processor_block: int
+    mm_unloaded_drivers: int
+    offset_prcb_current_thread: int | None
+    offset_prcb_proc_state_context: int | None
+    offset_prcb_number: int | None
+    offset_prcb_context: int | None
+    size_prcb: int | None
+    source: str
+
+
+def parse_kdbg(blob: bytes, va: int, pointer_bits: int, source: str) -> Kdbg | None:
+    """Parse a KDBG copy; None when the tag is wrong (encoded block or wrong address)."""
+    if len(blob) < _HEADER_LEN or blob[0x10:0x14] != KDBG_TAG.encode():
+        return None
+    raw = KddebuggerData64.from_bytes(blob)
+    size = min(int(raw.len_block), len(blob))
+    mask = (1 << pointer_bits) - 1
+
+    def ptr(offset: int, name: str) -> int:
+        # x86 kernels store sign-extended 64-bit pointers; keep the low 32 bits. A field
+        # past Header.Size does not exist in this build.
+        return int(getattr(raw, name)) & mask if offset + 8 <= size else 0
+
+    def u16(offset: int, name: str) -> int | None:
+        return int(getattr(raw, name)) if offset + 2 <= size else None
+
+    return Kdbg(
+        va=va,
+        size=int(raw.len_block),
+        kern_base=ptr(0x18, "kern_base"),
+        ps_loaded_module_list=ptr(0x48, "ps_loaded_module_list"),
+        ps_active_process_head=ptr(0x50, "ps_active_process_head"),
+        mm_pfn_database=ptr(0xC0, "mm_pfn_database"),
+        ki_processor_block=ptr(0x218, "ki_processor_block"),
+        mm_unloaded_drivers=ptr(0x220, "mm_unloaded_drivers"),
+        offset_prcb_current_thread=u16(0x2B4, "offset_prcb_current_thread"),
+        offset_prcb_proc_state_context=u16(0x2BC, "offset_prcb_proc_state_context"),
+        offset_prcb_number=u16(0x2BE, "offset_prcb_number"),
+        offset_prcb_context=u16(0x338, "offset_prcb_context"),
+        size_prcb=u16(0x2B0, "size_prcb"),
+        source=source,
+    )
+
+
+def read_kdbg_at(read: ReadBytes, va: int, pointer_bits: int, source: str) -> Kdbg | None:
+    """Read the block at a virtual address: the 0x18-byte header first, then Size bytes."""
+    head = read(va, _HEADER_LEN)
+    if head is None or head[0x10:0x14] != KDBG_TAG.encode():
+        return None
+    size = int.from_bytes(head[0x14:0x18], "little")
+    size = max(_HEADER_LEN, min(size, MAX_KDBG_LEN))
+    blob = read(va, size)
+    if blob is None:
+        # The tail crosses into a missing page: use what the first page holds.
+        blob = read(va, 0x1000 - (va & 0xFFF)) or head
+    return parse_kdbg(blob, va, pointer_bits, source)

@@ -1,0 +1,162 @@
+"""Build the physical page index that a DumpType calls for, checking every count.
+
+Counts read from the file are never trusted: each one is checked against the room the
+structure has (the header buffer, the file) before anything is sized by it. A structure
+that cannot be what it claims is a ``DumpFormatError``; data that is merely cut short
+(a truncated copy of MEMORY.DMP) is an anomaly, and every page still in the file stays
+readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import kaitaistruct
+
+from dumptriage.anomalies import AnomalyCode, anomaly
+from dumptriage.dump.header import is_absent
+from dumptriage.dump.physical import PAGE_SIZE, BitmapMap, PageIndex, Run, RunMap
+from dumptriage.errors import DumpFormatError
+from dumptriage.model import Anomaly
+
+# Physical frames above 2^40 (4 PiB) do not exist on any x86 machine (MAXPHYADDR <= 52).
+MAX_PFN = 1 << 40
+
+# Room for runs in the header's PhysicalMemoryBlockBuffer (dump-format.md section 1):
+# 32-bit: 700 bytes, 8-byte header, 8-byte runs -> 86; 64-bit: 0x2C0 bytes, 16-byte
+# header, 16-byte runs -> 43 (QEMU declares Run[43]; KB2510168 quotes 42 for Windows).
+MAX_RUNS = {False: (700 - 8) // 8, True: (0x2C0 - 0x10) // 0x10}
+RUNS_OFFSET = {False: 0x64, True: 0x88}
+
+
+@dataclass
+class Layout:
+    """The page index of a dump plus what was learnt while building it."""
+
+    index: PageIndex | None
+    data_end: int | None
+    anomalies: list[Anomaly] = field(default_factory=list)
+
+
+def build_layout(path: str, raw: Any, data: memoryview, dump_type: int) -> Layout:
+    is_64 = bool(raw.is_64)
+    header_size = int(raw.len_header)
+    if dump_type == 1:
+        layout = _runs_layout(path, raw.header, is_64, header_size)
+    elif dump_type == 2:
+        layout = _summary_layout(path, raw, data, is_64, header_size)
+    elif dump_type in (5, 6):
+        layout = _bitmap_layout(path, raw, data, header_size)
+    else:
+        return Layout(index=None, data_end=None)
+    _check_truncation(layout, len(data), dump_type)
+    return layout
+
+
+def _parse(path: str, structure: str, offset: int, getter: Any) -> Any:
+    """Run a lazy Kaitai accessor, turning its errors into a DumpFormatError."""
+    try:
+        return getter()
+    except (kaitaistruct.KaitaiStructError, EOFError) as err:
+        raise DumpFormatError(path, structure, offset, str(err).split(": ", 1)[-1]) from err
+
+
+def _runs_layout(path: str, header: Any, is_64: bool, header_size: int) -> Layout:
+    offset = RUNS_OFFSET[is_64]
+    desc = _parse(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset, lambda: header.physical_memory_block)
+    count = int(desc.num_runs)
+    if is_absent(count):
+        raise DumpFormatError(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset,
+                              "NumberOfRuns was never written (PAGE fill) in a full dump")
+    if count > MAX_RUNS[is_64]:
+        raise DumpFormatError(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset,
+                              f"NumberOfRuns {count} is more than the {MAX_RUNS[is_64]} "
+                              "runs the header has room for")
+    raw_runs = _parse(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset, lambda: desc.runs)
+    runs = [Run(int(r.base_page), int(r.page_count)) for r in raw_runs]
+    _check_runs(path, offset, runs)
+    layout = Layout(index=RunMap(runs, header_size), data_end=None)
+    total = sum(r.page_count for r in runs)
+    layout.data_end = header_size + total * PAGE_SIZE
+    if int(desc.num_pages) != total:
+        layout.anomalies.append(anomaly(
+            AnomalyCode.HEADER_INCONSISTENT, f"PHYSICAL_MEMORY_DESCRIPTOR at {offset:#x}",
+            f"NumberOfPages is {int(desc.num_pages)} but the runs add up to {total}"))
+    return layout
+
+
+def _check_runs(path: str, offset: int, runs: list[Run]) -> None:
+    end = -1
+    for run in sorted(runs, key=lambda r: r.base_page):
+        if run.base_page + run.page_count > MAX_PFN:
+            raise DumpFormatError(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset,
+                                  f"run at PFN {run.base_page:#x} of {run.page_count:#x} pages "
+                                  "goes beyond any physical address space")
+        if run.base_page < end:
+            raise DumpFormatError(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset,
+                                  f"run at PFN {run.base_page:#x} overlaps the previous run")
+        end = run.base_page + run.page_count
+
+
+def _bitmap_bounds(path: str, structure: str, bitmap_at: int, num_bits: int,
+                   bitmap_bytes: int, first_page: int, file_size: int) -> None:
+    if num_bits > MAX_PFN:
+        raise DumpFormatError(path, structure, bitmap_at,
+                              f"bitmap claims {num_bits:#x} pages, more than any machine has")
+    if bitmap_at + bitmap_bytes > file_size:
+        raise DumpFormatError(path, structure, bitmap_at,
+                              f"bitmap of {num_bits} bits needs {bitmap_bytes} bytes but the "
+                              f"file ends at {file_size:#x}")
+    if first_page < bitmap_at + bitmap_bytes:
+        raise DumpFormatError(path, structure, bitmap_at,
+                              f"first page offset {first_page:#x} lies inside the bitmap")
+
+
+def _summary_layout(path: str, raw: Any, data: memoryview, is_64: bool,
+                    header_size: int) -> Layout:
+    summary = _parse(path, "SUMMARY_DUMP", header_size, lambda: raw.summary_dump)
+    num_bits = int(summary.num_bits)
+    bitmap_at = header_size + int(summary.ofs_bitmap)
+    # The bitmap is an RTL_BITMAP buffer: whole 32-bit words.
+    bitmap_bytes = (num_bits + 31) // 32 * 4
+    first = int(summary.ofs_first_page)
+    _bitmap_bounds(path, "SUMMARY_DUMP", bitmap_at, num_bits, bitmap_bytes, first, len(data))
+    bitmap = BitmapMap(data[bitmap_at : bitmap_at + (num_bits + 7) // 8], num_bits, first)
+    return _bitmap_result(bitmap, int(summary.num_present_pages), first,
+                          f"SUMMARY_DUMP at {header_size:#x}")
+
+
+def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int) -> Layout:
+    bmp = _parse(path, "BMP header", header_size, lambda: raw.bitmap_dump)
+    num_bits = int(bmp.num_bits)
+    present = int(bmp.num_present_pages)
+    bitmap_at = header_size + int(bmp.ofs_bitmap)
+    first = int(bmp.ofs_first_page)
+    if present > num_bits:
+        raise DumpFormatError(path, "BMP header", header_size + 0x28,
+                              f"TotalPresentPages {present} exceeds the {num_bits} bits")
+    _bitmap_bounds(path, "BMP header", bitmap_at, num_bits, (num_bits + 7) // 8, first,
+                   len(data))
+    bitmap = BitmapMap(data[bitmap_at : bitmap_at + (num_bits + 7) // 8], num_bits, first)
+    return _bitmap_result(bitmap, present, first, f"BMP header at {header_size:#x}")
+
+
+def _bitmap_result(bitmap: BitmapMap, claimed: int, first: int, where: str) -> Layout:
+    counted = bitmap.page_count
+    layout = Layout(index=bitmap, data_end=first + counted * PAGE_SIZE)
+    if counted != claimed:
+        layout.anomalies.append(anomaly(
+            AnomalyCode.HEADER_INCONSISTENT, where,
+            f"header says {claimed} pages are present but the bitmap has {counted} bits set"))
+    return layout
+
+
+def _check_truncation(layout: Layout, file_size: int, dump_type: int) -> None:
+    if layout.data_end is None or layout.data_end <= file_size:
+        return
+    missing = (layout.data_end - file_size + PAGE_SIZE - 1) // PAGE_SIZE
+    layout.anomalies.append(anomaly(
+        AnomalyCode.DUMP_TRUNCATED, f"DumpType {dump_type} page data",
+        f"the file is {file_size:#x} bytes but its pages run to {layout.data_end:#x}: "
+        f"the last {missing} pages are missing; earlier pages are still read"))
