@@ -85,8 +85,8 @@ def read_devices(devices: ET.Element | None, vmcoreinfo: bool | None, note: Note
         elif tag == "interface":
             nics.append(_nic(child))
         elif tag == "video":
-            model = child.find("model")
-            video.append("unknown" if model is None else model.get("type", "unknown"))
+            vmodel = child.find("model")
+            video.append("unknown" if vmodel is None else vmodel.get("type", "unknown"))
         elif tag == "panic":
             panic.append(child.get("model", "default"))
         elif tag == "memballoon":

@@ -97,7 +97,8 @@ class _Reader:
         devices = libvirt_devices.read_devices(root.find("devices"), vmcoreinfo, self.note)
         config = VmConfig(
             sources=(self.source,),
-            hypervisor=root.get("type"),
+            # <domain type='qemu'> is plain emulation, QEMU's "-accel tcg".
+            hypervisor={"qemu": "tcg"}.get(root.get("type", ""), root.get("type")),
             stack="libvirt",
             name=root.findtext("name"),
             uuid=root.findtext("uuid"),

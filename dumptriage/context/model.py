@@ -260,7 +260,7 @@ class VmConfig:
     """One VM as dumptriage understands it. ``None`` always means "not known"."""
 
     sources: tuple[str, ...] = ()
-    hypervisor: str | None = None  # kvm | qemu (TCG) | test ...
+    hypervisor: str | None = None  # kvm | tcg | test ... (QEMU accelerator names)
     stack: str | None = None  # libvirt | proxmox | kubevirt | qemu
     name: str | None = None
     uuid: str | None = None

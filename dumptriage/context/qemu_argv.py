@@ -35,7 +35,8 @@ from dumptriage.context.qemu_opts import (
 CPU_SETTINGS = frozenset({
     "enforce", "check", "level", "xlevel", "min-level", "min-xlevel", "phys-bits",
     "host-phys-bits", "guest-phys-bits", "model-id", "family", "model", "stepping",
-    "host-cache-info", "l3-cache", "pmu", "lbr-fmt", "ucode-rev", "x-hv-max-vps", "host-phys-bits-limit",
+    "host-cache-info", "l3-cache", "pmu", "lbr-fmt", "ucode-rev", "x-hv-max-vps",
+    "host-phys-bits-limit",
 })
 # QEMU LostTickPolicy (qapi/misc.json): slew = "deliver lost ticks faster to catch up",
 # which is libvirt's tickpolicy='catchup'.
@@ -50,6 +51,7 @@ class CpuArg:
     cpu: CpuConfig
     hyperv: HypervConfig | None
     kvm_hidden: bool | None
+    kvm_features: dict[str, str] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
 
 
@@ -74,6 +76,7 @@ def parse_cpu(text: str, where: str) -> CpuArg:
     hv: dict[str, HypervFeature] = {}
     hv_mode = "custom"
     kvm_hidden: bool | None = None
+    kvm_features: dict[str, str] = {}
     vendor: str | None = None
     migratable: bool | None = None
     tsc: int | None = None
@@ -90,7 +93,12 @@ def parse_cpu(text: str, where: str) -> CpuArg:
                 continue
             hv[hv_name] = _hv_feature(hv_name, value, sign)
         elif name == "kvm":
-            kvm_hidden = value is not None and value.lower() in HV_OFF or sign == "-"
+            kvm_hidden = (value is not None and value.lower() in HV_OFF) or sign == "-"
+        elif name.startswith("kvm-"):
+            # kvm-hint-dedicated, kvm-poll-control, kvm-pv-ipi, kvm-pv-eoi...: KVM's own PV
+            # CPUID bits; libvirt writes <kvm><hint-dedicated/> etc. for the first three.
+            on = sign != "-" and (value is None or truthy(value))
+            kvm_features[name[4:]] = "on" if on else "off"
         elif name == "vendor":
             vendor = value
         elif name == "migratable":
@@ -111,7 +119,7 @@ def parse_cpu(text: str, where: str) -> CpuArg:
     cpu = CpuConfig(mode=mode, model=model, features=features, vendor=vendor,
                     migratable=migratable, tsc_frequency=tsc)
     hyperv = HypervConfig(hv_mode, hv) if hv or hv_mode != "custom" else None
-    return CpuArg(cpu, hyperv, kvm_hidden, notes)
+    return CpuArg(cpu, hyperv, kvm_hidden, kvm_features, notes)
 
 
 def parse_smp(text: str) -> tuple[int | None, int | None, Topology | None]:
@@ -146,6 +154,7 @@ class _Collector:
         self.counts: dict[str, int] = {}
         self.machine: dict[str, str] = {}
         self.accel: str | None = None
+        self.accel_opts: dict[str, str] = {}
         self.globals: list[str] = []
         self.no_hpet = False
         self.rest: list[tuple[str, str]] = []
@@ -162,7 +171,8 @@ class _Collector:
             elif name in ("machine", "M"):
                 self.machine.update(parse_kv(arg, implied="type"))
             elif name == "accel":
-                self.accel = str(parse_kv(arg, implied="accel").get("accel"))
+                self.accel_opts = parse_kv(arg, implied="accel")
+                self.accel = str(self.accel_opts.get("accel"))
             elif name == "global":
                 self.globals.append(arg)
             elif name in ("cpu", "smp", "m", "name", "uuid", "rtc"):
@@ -207,6 +217,17 @@ def _clock(col: _Collector, cpu: CpuArg | None) -> ClockConfig | None:
     return ClockConfig(offset=offset, start=start, timers=timers)
 
 
+def _kvm_features(col: _Collector, cpu: CpuArg | None) -> dict[str, str]:
+    feats = {} if cpu is None else dict(cpu.kvm_features)
+    # -accel kvm,dirty-ring-size=N / rapl=true are libvirt's <kvm><dirty-ring>/<rapl>
+    # (corpus fork-aharivel/kvm-features pair).
+    if "dirty-ring-size" in col.accel_opts:
+        feats["dirty-ring"] = "on"
+    if "rapl" in col.accel_opts:
+        feats["rapl"] = "on" if truthy(str(col.accel_opts["rapl"])) else "off"
+    return feats
+
+
 def _notes(col: _Collector) -> list[Note]:
     notes = []
     for opt in ("cpu", "smp", "m"):
@@ -243,6 +264,7 @@ def _build(col: _Collector, binary: str | None) -> VmConfig:
         cpu=None if cpu is None else cpu.cpu,
         hyperv=None if cpu is None else cpu.hyperv,
         kvm_hidden=None if cpu is None else cpu.kvm_hidden,
+        kvm_features=_kvm_features(col, cpu),
         clock=_clock(col, cpu),
         memory_kib=memory,
         hugepages=hugepages,
@@ -267,7 +289,8 @@ def overlay(config: VmConfig, args: Sequence[str], source: str) -> VmConfig:
     changes: dict[str, object] = {"notes": config.notes + extra.notes,
                                   "sources": config.sources}
     if "cpu" in col.last:
-        changes.update(cpu=extra.cpu, hyperv=extra.hyperv, kvm_hidden=extra.kvm_hidden)
+        changes.update(cpu=extra.cpu, hyperv=extra.hyperv, kvm_hidden=extra.kvm_hidden,
+                       kvm_features=extra.kvm_features)
         changes["notes"] = (*changes["notes"],  # type: ignore[misc]
                             Note("qemu-commandline", source,
                                  "a -cpu passed through <qemu:commandline> replaces "

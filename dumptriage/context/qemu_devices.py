@@ -43,8 +43,9 @@ class _Drives:
         iface = str(opts.get("if", "ide"))
         if iface == "pflash":
             return
-        if iface == "none" or "id" in opts and iface not in ("virtio", "ide", "scsi"):
-            self.by_id[str(opts.get("id", ""))] = opts
+        if "id" in opts:
+            self.by_id[str(opts["id"])] = opts
+        if iface == "none":
             return
         media = "cdrom" if opts.get("media") == "cdrom" else "disk"
         self.direct.append(self._disk(opts, None, iface, media))
