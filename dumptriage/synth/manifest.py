@@ -1,0 +1,110 @@
+"""BuiltDump: the ground truth of what the builder wrote, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from dumptriage.synth.spec import DumpSpec, ModuleSpec
+
+MappingKind = Literal[
+    "4k", "large-4m", "large-2m", "large-1g", "transition", "prototype", "pagefile"
+]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One leaf translation. `pa` is None when the page is not readable from the dump."""
+
+    va: int
+    pa: int | None
+    size: int
+    kind: MappingKind
+    pte: int  # the raw leaf entry value the builder wrote
+
+
+@dataclass(frozen=True)
+class PageSample:
+    """A physical page with content and the SHA-256 of its 4 KiB."""
+
+    pa: int
+    sha256: str
+    label: str
+    file_offset: int | None  # where the page sits in the file (None: not in the file)
+
+
+@dataclass(frozen=True)
+class BuiltModule:
+    name: str
+    path: str
+    base: int
+    size: int
+    timestamp: int
+    checksum: int
+    ldr_va: int  # VA of its KLDR_DATA_TABLE_ENTRY
+
+    @classmethod
+    def of(cls, spec: ModuleSpec, ldr_va: int) -> BuiltModule:
+        return cls(spec.name, spec.path, spec.base, spec.size, spec.timestamp,
+                   spec.checksum, ldr_va)
+
+
+@dataclass(frozen=True)
+class BuiltDump:
+    """What was written. `data` is set by build(), `path` by write()."""
+
+    spec: DumpSpec
+    arch: str
+    pae: bool
+    dump_type: int
+    header_size: int
+    dtb: int
+    kdbg_va: int
+    kdbg_size: int
+    kernel_base: int
+    ps_loaded_module_list: int
+    ps_active_process_head: int
+    pfn_database: int
+    prcb_vas: tuple[int, ...]
+    ki_processor_block: int
+    ki_bugcheck_data: int
+    context_ip: int
+    context_sp: int
+    context_bp: int
+    first_page_offset: int | None  # file offset of the first stored page
+    bitmap_bits: int | None  # types 2/5/6: bitmap length
+    present: tuple[tuple[int, int], ...]  # (first pfn, count) runs of pages in the file
+    ram_runs: tuple[tuple[int, int], ...]
+    mappings: tuple[Mapping, ...]
+    samples: tuple[PageSample, ...]
+    modules: tuple[BuiltModule, ...]
+    file_size: int
+    required_dump_space: int
+    data: bytes | None = None
+    path: Path | None = None
+
+    @property
+    def present_count(self) -> int:
+        return sum(count for _, count in self.present)
+
+    def page_rank(self, pfn: int) -> int | None:
+        """Index of `pfn` among the stored pages (file order), None if not stored."""
+        starts = [s for s, _ in self.present]
+        i = bisect.bisect_right(starts, pfn) - 1
+        if i < 0 or pfn >= self.present[i][0] + self.present[i][1]:
+            return None
+        before = sum(c for _, c in self.present[:i])
+        return before + pfn - self.present[i][0]
+
+    def file_offset(self, pa: int) -> int | None:
+        """File offset of physical address `pa`, None when its page is not in the file."""
+        rank = self.page_rank(pa >> 12)
+        if rank is None or self.first_page_offset is None:
+            return None
+        return self.first_page_offset + rank * 0x1000 + (pa & 0xFFF)
+
+    def mapping(self, kind: MappingKind) -> Mapping:
+        """The first mapping of a kind (e.g. "transition")."""
+        return next(m for m in self.mappings if m.kind == kind)

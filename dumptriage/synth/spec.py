@@ -1,0 +1,130 @@
+"""What a synthetic dump should contain: plain frozen dataclasses, no behaviour.
+
+Every field has a sensible default so `DumpSpec()` alone builds a small valid
+64-bit full dump. Addresses left as ``None`` are chosen by the builder (see
+``builder.resolve``) and reported back in the manifest (``BuiltDump``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+Arch = Literal["x86", "x64"]
+SpecialKind = Literal["transition", "prototype", "pagefile"]
+
+# Dump types the builder can write (dump-format.md §2.1, S5 DUMP_TYPE).
+DUMP_FULL = 1
+DUMP_SUMMARY = 2
+DUMP_HEADER_ONLY = 3
+DUMP_TRIAGE = 4
+DUMP_BITMAP_FULL = 5
+DUMP_BITMAP_KERNEL = 6
+DUMP_RDMP_KERNEL = 8
+SUPPORTED_DUMP_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One loaded kernel module: a KLDR_DATA_TABLE_ENTRY plus a PE header at `base`."""
+
+    name: str  # BaseDllName, e.g. "ntkrpamp.exe"
+    path: str  # FullDllName, e.g. "\\SystemRoot\\system32\\ntkrpamp.exe"
+    base: int
+    size: int
+    timestamp: int = 0x4A5BC007
+    checksum: int = 0
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """A kernel stack: [low, high) is mapped; `values` are placed pointer-sized from `sp` up."""
+
+    low: int
+    high: int
+    sp: int
+    ip: int
+    bp: int = 0
+    values: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LargePageSpec:
+    """Map `va` with one large page (x86 4 MiB, PAE/x64 2 MiB, x64 1 GiB).
+
+    `pa` None means: the builder picks a suitably aligned free physical range.
+    Two marker pages inside it (first page, and the page at `probe_offset`) get content.
+    """
+
+    va: int
+    size: int
+    pa: int | None = None
+    probe_offset: int = 0x5000
+
+
+@dataclass(frozen=True)
+class SpecialPteSpec:
+    """A leaf PTE that is not a plain valid PTE (dump-format.md §11 item 15).
+
+    transition: bit0=0, bit11=1, bit10=0; the page is still in RAM and readable.
+    prototype:  bit10=1, bit0=0; not readable from a dump.
+    pagefile:   bit0=0, bit10=0, bit11=0, page-file number and offset set; not readable.
+    """
+
+    va: int
+    kind: SpecialKind
+
+
+@dataclass(frozen=True)
+class ExceptionSpec:
+    """EXCEPTION_RECORD32/64 in the header (dump-format.md §1.2 0x7D0, §1.3 0xF00)."""
+
+    code: int = 0x80000003  # STATUS_BREAKPOINT, what KeBugCheck2 records
+    flags: int = 1
+    address: int | None = None  # None: the context's instruction pointer
+    parameters: tuple[int, ...] = ()
+
+
+def _default_time() -> datetime:
+    return datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class DumpSpec:
+    """Everything the builder writes. Defaults describe a small 64-bit full dump."""
+
+    arch: Arch = "x64"
+    pae: bool = True  # x86 only: PAE (3-level) vs classic 2-level paging
+    dump_type: int = DUMP_FULL
+    build: int = 19041
+    major_version: int = 0xF  # 0xF free build, 0xC checked build (§1.2)
+    processors: int = 1
+    bugcheck: tuple[int, tuple[int, int, int, int]] = (0x161, (0, 0, 0, 0))
+    system_time: datetime = field(default_factory=_default_time)
+    uptime_100ns: int = 0
+    comment: str | None = None
+    product_type: int = 1
+    suite_mask: int = 0x110
+    attributes: int | None = None  # None leaves the "PAGE" fill
+    required_dump_space: int | None = None  # None: the size of the file written
+    memory_mib: int = 64
+    # Physical memory runs (base pfn, page count). None: derived from memory_mib
+    # with the classic PC hole below 1 MiB (pfn 0 and 0x9F..0xFF absent).
+    runs: tuple[tuple[int, int], ...] | None = None
+    modules: tuple[ModuleSpec, ...] | None = None  # None: just the kernel image
+    stack: StackSpec | None = None
+    kernel_base: int | None = None
+    kdbg_va: int | None = None
+    kdbg_size: int | None = None  # None: by build (§4.1 table)
+    ps_loaded_module_list: int | None = None
+    ps_active_process_head: int | None = None
+    pfn_database: int | None = None
+    prcb_vas: tuple[int, ...] | None = None  # one KPRCB per processor
+    large_pages: tuple[LargePageSpec, ...] = ()
+    special_ptes: tuple[SpecialPteSpec, ...] | None = None  # None: one of each kind
+    exception: ExceptionSpec = field(default_factory=ExceptionSpec)
+    pdpt_offset: int = 0x20  # PAE: the PDPT sits at page+0x20, 32-byte aligned (§7.2)
+    alloc_start_pfn: int = 0x200  # first physical page the allocator hands out
+    self_map: bool = True  # x64: PML4 self-reference entry (PteBase in KDBG)
+    sparse: bool = False  # write(): zero pages become file holes
