@@ -107,15 +107,15 @@ def pe_header(*, is64: bool, base: int, size: int, timestamp: int, checksum: int
     }
     if not is64:
         common["BaseOfData"] = 0
-    opt_bytes = opt.build(common)
-    coff = COFF_HEADER.build({
+    opt_bytes: bytes = opt.build(common)
+    coff: bytes = COFF_HEADER.build({
         "Machine": 0x8664 if is64 else 0x14C, "NumberOfSections": 1,
         "TimeDateStamp": timestamp, "PointerToSymbolTable": 0, "NumberOfSymbols": 0,
         "SizeOfOptionalHeader": len(opt_bytes),
         # EXECUTABLE_IMAGE | (x86: 32BIT_MACHINE; x64: LARGE_ADDRESS_AWARE)
         "Characteristics": 0x0022 if is64 else 0x0102,
     })
-    text = SECTION_HEADER.build({
+    text: bytes = SECTION_HEADER.build({
         "Name": b".text\0\0\0", "VirtualSize": max(size - 0x1000, 0), "VirtualAddress": 0x1000,
         "SizeOfRawData": 0, "PointerToRawData": 0, "PointerToRelocations": 0,
         "PointerToLinenumbers": 0, "NumberOfRelocations": 0, "NumberOfLinenumbers": 0,
