@@ -31,7 +31,7 @@ __all__ = [
 
 # Imports are resolved on first use so that `dumptriage --help` stays fast.
 _LAZY = {
-    "analyze": "dumptriage.analyze",
+    "analyze": "dumptriage.analysis",
     "open_dump": "dumptriage.dump.container",
     "CrashDump": "dumptriage.dump.container",
     "Anomaly": "dumptriage.model",
@@ -45,7 +45,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from dumptriage.analyze import analyze
+    from dumptriage.analysis import analyze
     from dumptriage.dump.container import CrashDump, open_dump
     from dumptriage.errors import DumpFormatError, DumptriageError, PageNotPresent, UnsupportedDump
     from dumptriage.model import Anomaly, BugCheck, DumpInfo, Report

@@ -39,7 +39,7 @@ def analyze(dump: str, as_json: bool) -> None:
     \b
     Exit codes: 0 report printed; 2 the file is not a readable kernel dump.
     """
-    from dumptriage.analyze import analyze as run_analysis
+    from dumptriage.analysis import analyze as run_analysis
 
     report = run_analysis(dump)
     if as_json:

@@ -1,4 +1,8 @@
-"""Orchestration: one input in, one ``Report`` out. The CLI only renders what this returns."""
+"""Orchestration: one input in, one ``Report`` out. The CLI only renders what this returns.
+
+Named analysis.py, not analyze.py (DESIGN.md), so that the submodule never shadows the
+public ``dumptriage.analyze`` function.
+"""
 
 from __future__ import annotations
 
