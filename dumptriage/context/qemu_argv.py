@@ -155,6 +155,7 @@ class _Collector:
         self.machine: dict[str, str] = {}
         self.accel: str | None = None
         self.accel_opts: dict[str, str] = {}
+        self.smbios_uuid: str | None = None
         self.globals: list[str] = []
         self.no_hpet = False
         self.rest: list[tuple[str, str]] = []
@@ -177,6 +178,10 @@ class _Collector:
                 self.globals.append(arg)
             elif name in ("cpu", "smp", "m", "name", "uuid", "rtc"):
                 self.last[name] = arg
+            elif name == "smbios":
+                smbios = parse_kv(arg)
+                if smbios.get("type") == "1" and "uuid" in smbios:
+                    self.smbios_uuid = str(smbios["uuid"])
             else:
                 self.rest.append((name, arg))
 
@@ -256,7 +261,7 @@ def _build(col: _Collector, binary: str | None) -> VmConfig:
         hypervisor=_hypervisor(col, binary),
         stack="qemu",
         name=name,
-        uuid=col.last.get("uuid"),
+        uuid=col.last.get("uuid", col.smbios_uuid),
         machine=col.machine.get("type"),
         vcpus=vcpus,
         max_vcpus=max_vcpus,
