@@ -231,12 +231,21 @@ class CrashDump:
     # -- lifetime ------------------------------------------------------------------------
 
     def close(self) -> None:
+        index = self.physical.index if getattr(self, "physical", None) is not None else None
+        release = getattr(index, "release", None)
+        if release is not None:
+            release()
         data = getattr(self, "_data", None)
         if data is not None:
             data.release()
         mapping = getattr(self, "_map", None)
         if mapping is not None:
-            mapping.close()
+            try:
+                mapping.close()
+            except BufferError:
+                # A caller still holds a view into the file (e.g. in a traceback); the
+                # mapping is unmapped when that last view goes away.
+                pass
         self._file.close()
 
     def __enter__(self) -> CrashDump:

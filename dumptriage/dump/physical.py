@@ -92,6 +92,10 @@ class BitmapMap:
         self._prefix: array[int] | None = None
         self._present: int | None = None
 
+    def release(self) -> None:
+        """Drop the view into the dump's mapping so that the file can be closed."""
+        self._bitmap.release()
+
     def _build_prefix(self) -> array[int]:
         """Running set-bit counts per block: one pass over the bitmap's bytes."""
         prefix = array("Q")
