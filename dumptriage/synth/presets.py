@@ -1,0 +1,163 @@
+"""Ready-made DumpSpecs: the story case, one spec per container, and the benchmark dump.
+
+Module bases/sizes/timestamps are synthetic unless a comment names an oracle.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from dumptriage.synth.spec import DumpSpec, LargePageSpec, ModuleSpec
+from dumptriage.synth.story import story_stack
+
+SR = "\\SystemRoot\\system32\\"
+DRV = "\\SystemRoot\\system32\\drivers\\"
+
+
+def _mod(name: str, base: int, size: int, ts: int, path: str = DRV) -> ModuleSpec:
+    # CheckSum: any non-zero value keeps readers honest about reading the right field.
+    return ModuleSpec(name=name, path=path + name.lower(), base=base, size=size,
+                      timestamp=ts, checksum=(size >> 4) ^ (ts & 0xFFFF))
+
+
+def story_modules() -> tuple[ModuleSpec, ...]:
+    """Win7 SP1 x86 modules. Oracle for nt, Ntfs, FLTMGR and qutmdrv: the return
+    addresses in windbg-analyze.txt (Ntfs+0x7ed3f = 8c0ebd3f gives Ntfs at 0x8c06d000,
+    qutmdrv+0x4db = 937684db gives qutmdrv at 0x93768000; FLTMGR must contain 843ce3cb);
+    "Kernel base = 0x83c13000" gives nt. Everything else is synthetic."""
+    nt = ModuleSpec(name="ntkrpamp.exe", path=SR + "ntkrpamp.exe", base=0x83C13000,
+                    size=0x412000, timestamp=0x51DB806A, checksum=0x003C8F23)
+    return (
+        nt,
+        _mod("hal.dll", 0x84025000, 0x37000, 0x4CE7880B, SR),
+        _mod("kdcom.dll", 0x80BB4000, 0x8000, 0x4A5BDAA9, SR),
+        _mod("ACPI.sys", 0x8B0C4000, 0x4A000, 0x4CE788EA),
+        _mod("viostor.sys", 0x8B1D0000, 0xB000, 0x5398F05C),
+        _mod("ndis.sys", 0x8B1E0000, 0xB7000, 0x4CE78903),
+        _mod("FLTMGR.SYS", 0x843C1000, 0x4C000, 0x4CE7892A),  # WinDbg prints FLTMGR!
+        _mod("Ntfs.sys", 0x8C06D000, 0x133000, 0x51B0D3B5),
+        _mod("tcpip.sys", 0x8C20B000, 0x14B000, 0x51C3F2F6),
+        _mod("netkvm.sys", 0x8C3A0000, 0x2C000, 0x53E9C4D2),
+        _mod("qutmdrv.sys", 0x93768000, 0x12000, 0x56A1B4C3),
+    )
+
+
+def win7_x86_pae_summary() -> DumpSpec:
+    """The story: Windows 7 SP1 x86 PAE kernel summary dump (windbg-analyze.txt).
+
+    Oracle lines: "Windows 7 Kernel Version 7601 (Service Pack 1) MP (2 procs) Free x86",
+    "Product: WinNt, suite: TerminalServer SingleUserTS", "Kernel base = 0x83c13000
+    PsLoadedModuleList = 0x83d5c4d0", "Debug session time: Wed Mar 15 13:11:54.777 2017
+    (GMT+8)", "System Uptime: 0 days 5:00:52.740", "CLOCK_WATCHDOG_TIMEOUT (101)" with
+    Arg1 00000061, Arg2 0, Arg3 807a3120, Arg4 1. RAM: 3071 MiB (story/README.md).
+    """
+    return DumpSpec(
+        arch="x86", pae=True, dump_type=2, build=7601, processors=2,
+        bugcheck=(0x101, (0x61, 0, 0x807A3120, 1)),
+        system_time=datetime(2017, 3, 15, 5, 11, 54, 777000, tzinfo=timezone.utc),
+        uptime_100ns=(5 * 3600 + 52) * 10_000_000 + 740 * 10_000,
+        product_type=1, suite_mask=0x110, memory_mib=3071,
+        modules=story_modules(), stack=story_stack(),
+        kernel_base=0x83C13000, ps_loaded_module_list=0x83D5C4D0,
+    )
+
+
+def _win10_modules() -> tuple[ModuleSpec, ...]:
+    # ntoskrnl base from the real 19041 minidump (dump-format.md §12.1); others synthetic.
+    return (
+        ModuleSpec(name="ntoskrnl.exe", path=SR + "ntoskrnl.exe", base=0xFFFFF8047BA00000,
+                   size=0x1046000, timestamp=0x5F8A6A7E, checksum=0x00A4E6C5),
+        _mod("hal.dll", 0xFFFFF8047B940000, 0xA6000, 0x3AB3F1B8, SR),
+        _mod("kd.dll", 0xFFFFF8047B930000, 0xB000, 0x1F5A9B3D, SR),
+        _mod("Wdf01000.sys", 0xFFFFF80480C00000, 0xD4000, 0x6C5BF7A2),
+        _mod("amdppm.sys", 0xFFFFF8048B570000, 0x26000, 0x8A4C6B1E),
+        _mod("Ntfs.sys", 0xFFFFF80481000000, 0x2FC000, 0x2D6EA0F5),
+    )
+
+
+def win10_x64_bitmap_kernel() -> DumpSpec:
+    """DumpType 6 (Win10 "Kernel Bitmap Dump"), build 19041, 4 GiB RAM, with a 1 GiB and
+    a 2 MiB large page."""
+    return DumpSpec(
+        arch="x64", dump_type=6, build=19041, processors=2,
+        bugcheck=(0x1000007E, (0xC0000005, 0xFFFFF8048B58334C, 0xFFFFF80429892348,
+                               0xFFFFF80429891720)),
+        system_time=datetime(2021, 6, 1, 12, 0, tzinfo=timezone.utc),
+        uptime_100ns=36_000_000_000, memory_mib=4096, modules=_win10_modules(),
+        large_pages=(LargePageSpec(va=0xFFFFC00000000000, size=0x40000000),
+                     LargePageSpec(va=0xFFFFF80490000000, size=0x200000)),
+    )
+
+
+def win10_x64_full() -> DumpSpec:
+    """DumpType 1 with four runs and gaps (the PC hole and two synthetic ones)."""
+    return DumpSpec(
+        arch="x64", dump_type=1, build=19041, processors=1,
+        runs=((0x1, 0x9E), (0x100, 0xF00), (0x1400, 0x400), (0x2000, 0x200)),
+        modules=_win10_modules()[:3], comment="dumptriage synth: full dump with runs",
+        large_pages=(LargePageSpec(va=0xFFFFF80490000000, size=0x200000),),
+    )
+
+
+def win7_x64_summary() -> DumpSpec:
+    """DumpType 2 on 64-bit (SUMMARY_DUMP64, bitmap at +0x28), Windows 7 SP1."""
+    return DumpSpec(
+        arch="x64", dump_type=2, build=7601, processors=2,
+        bugcheck=(0x101, (0x31, 0, 0xFFFFF880009B3180, 1)),
+        system_time=datetime(2016, 11, 2, 8, 30, tzinfo=timezone.utc),
+        uptime_100ns=12_345_678_900, memory_mib=2048,
+        modules=(
+            ModuleSpec(name="ntoskrnl.exe", path=SR + "ntoskrnl.exe",
+                       base=0xFFFFF80002A5D000, size=0x5E7000, timestamp=0x521EA035,
+                       checksum=0x0055B3B6),
+            _mod("hal.dll", 0xFFFFF80003044000, 0x49000, 0x4CE7C669, SR),
+            _mod("Ntfs.sys", 0xFFFFF88001240000, 0x1A3000, 0x51B0D3E1),
+        ),
+    )
+
+
+def x86_nonpae_full() -> DumpSpec:
+    """DumpType 1, 32-bit classic 2-level paging (XP SP3 build 2600) with a 4 MiB page."""
+    return DumpSpec(
+        arch="x86", pae=False, dump_type=1, build=2600, memory_mib=64,
+        kernel_base=0x804D7000, ps_loaded_module_list=0x8055B1C0,
+        kdbg_va=0x80545B60,
+        large_pages=(LargePageSpec(va=0x81000000, size=0x400000),),
+    )
+
+
+def x86_pae_bitmap_full() -> DumpSpec:
+    """DumpType 5 on 32-bit (BMP header at 0x1000), Windows 8.1 x86 PAE, 2 MiB page."""
+    return DumpSpec(
+        arch="x86", pae=True, dump_type=5, build=9600, memory_mib=64,
+        kernel_base=0x81A0A000,
+        large_pages=(LargePageSpec(va=0x81000000, size=0x200000),),
+    )
+
+
+def sparse_x64_bitmap(gib: int = 16) -> DumpSpec:
+    """Benchmark: a `gib` GiB DumpType 5 dump, every page present, zero pages as holes.
+
+    16 GiB gives a 4M-bit bitmap (512 KiB) and a 16 GiB file of a few MB on disk.
+    """
+    return DumpSpec(arch="x64", dump_type=5, build=19041, runs=((0, gib * 262144),),
+                    sparse=True)
+
+
+def triage_x64_minimal() -> DumpSpec:
+    return DumpSpec(arch="x64", dump_type=4, build=19041,
+                    bugcheck=(0x1000007E, (0xC0000005, 0, 0, 0)))
+
+
+def triage_x86_minimal() -> DumpSpec:
+    return DumpSpec(arch="x86", dump_type=4, build=7601,
+                    bugcheck=(0x101, (0x61, 0, 0x807A3120, 1)))
+
+
+def header_only_x64() -> DumpSpec:
+    return DumpSpec(arch="x64", dump_type=3)
+
+
+def rdmp_x64() -> DumpSpec:
+    """DumpType 8: RDMP range dump (newer dbgeng `.dump /k`)."""
+    return DumpSpec(arch="x64", dump_type=8, build=22621)
