@@ -466,10 +466,10 @@ types:
     seq:
       - id: signature
         -orig-id: Signature
-        type: str
         size: 4
-        encoding: ASCII
-        doc: '"SDMP" or "FDMP".'
+        doc: |
+          "SDMP" or "FDMP". Raw bytes, not a string: a corrupt file must not fail on
+          decoding before the reader can say which structure is wrong.
       - id: valid_dump
         -orig-id: ValidDump
         contents: DUMP
@@ -608,15 +608,11 @@ types:
         doc: 0x40.
       - id: signature
         -orig-id: Signature
-        type: str
         size: 4
-        encoding: ASCII
         doc: '"RDMP".'
       - id: valid_dump
         -orig-id: ValidDump
-        type: str
         size: 4
-        encoding: ASCII
       - id: unused
         type: u4
       - id: len_metadata

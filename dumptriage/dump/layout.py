@@ -58,7 +58,7 @@ def _parse(path: str, structure: str, offset: int, getter: Any) -> Any:
     """Run a lazy Kaitai accessor, turning its errors into a DumpFormatError."""
     try:
         return getter()
-    except (kaitaistruct.KaitaiStructError, EOFError) as err:
+    except (kaitaistruct.KaitaiStructError, EOFError, ValueError) as err:
         raise DumpFormatError(path, structure, offset, str(err).split(": ", 1)[-1]) from err
 
 
@@ -129,6 +129,9 @@ def _summary_layout(path: str, raw: Any, data: memoryview, is_64: bool,
 
 def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int) -> Layout:
     bmp = _parse(path, "BMP header", header_size, lambda: raw.bitmap_dump)
+    if bytes(bmp.signature) not in (b"SDMP", b"FDMP"):
+        raise DumpFormatError(path, "BMP header", header_size,
+                              f"signature {bytes(bmp.signature)!r} is neither 'SDMP' nor 'FDMP'")
     num_bits = int(bmp.num_bits)
     present = int(bmp.num_present_pages)
     bitmap_at = header_size + int(bmp.ofs_bitmap)

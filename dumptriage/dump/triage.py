@@ -48,7 +48,7 @@ class TriageHeader:
 def read_triage_header(path: str, raw: Any) -> TriageHeader:
     try:
         t = raw.triage_dump
-    except (kaitaistruct.KaitaiStructError, EOFError) as err:
+    except (kaitaistruct.KaitaiStructError, EOFError, ValueError) as err:
         raise DumpFormatError(path, "TRIAGE_DUMP", int(raw.len_header),
                               "truncated triage header") from err
     return TriageHeader(

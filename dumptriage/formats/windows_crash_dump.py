@@ -102,7 +102,7 @@ class WindowsCrashDump(KaitaiStruct):
             self._read()
 
         def _read(self):
-            self.signature = (self._io.read_bytes(4)).decode(u"ASCII")
+            self.signature = self._io.read_bytes(4)
             self.valid_dump = self._io.read_bytes(4)
             if not self.valid_dump == b"\x44\x55\x4D\x50":
                 raise kaitaistruct.ValidationNotEqualError(b"\x44\x55\x4D\x50", self.valid_dump, self._io, u"/types/bitmap_dump/seq/1")
@@ -472,8 +472,8 @@ class WindowsCrashDump(KaitaiStruct):
 
         def _read(self):
             self.marker = self._io.read_u4le()
-            self.signature = (self._io.read_bytes(4)).decode(u"ASCII")
-            self.valid_dump = (self._io.read_bytes(4)).decode(u"ASCII")
+            self.signature = self._io.read_bytes(4)
+            self.valid_dump = self._io.read_bytes(4)
             self.unused = self._io.read_u4le()
             self.len_metadata = self._io.read_u8le()
             self.ofs_first_page = self._io.read_u8le()
