@@ -112,3 +112,12 @@ def parse_facts(text: str, source: str | Path) -> VmConfig:
         kernel=values.get("kernel") or None,
         running_vcpus=int(running) if running.isdigit() else None,
     ))
+
+
+def parse_virsh_version(text: str, source: str | Path) -> VmConfig:
+    """``virsh version``: "Using library: libvirt 9.0.0", "Running hypervisor: QEMU 8.2.2"."""
+    library = re.search(r"^Using library: libvirt (\S+)", text, re.M)
+    hyper = re.search(r"^Running hypervisor: QEMU (\S+)", text, re.M)
+    return VmConfig(sources=(str(source),),
+                    libvirt_version=library[1] if library else None,
+                    qemu_version=hyper[1] if hyper else None)

@@ -52,6 +52,8 @@ def _bundle(data: bytes, source: str) -> list[tuple[str, VmConfig]]:
                     continue
                 text = _decode(fh.read(MAX_FILE))
                 name = f"{source}:{member.name}"
+                if "raw/" in member.name:
+                    continue  # kept for people, not parsed (virsh version, manifest...)
                 if member.name.endswith("notes.txt"):
                     out.append(("notes", _notes_file(text, name)))
                     continue

@@ -37,6 +37,7 @@ NODEINFO = re.compile(r"^CPU model:\s+.*^CPU\(s\):", re.M | re.S)
 KVM_PARAMS = re.compile(r"^(/sys/module/kvm\w*/parameters/\w+:|kvm\w*\.\w+\s*=)", re.M)
 DMESG = re.compile(r"^\[\s*\d+\.\d+\]", re.M)
 FACTS = re.compile(r"^# dumptriage host facts", re.M)
+VIRSH_VERSION = re.compile(r"^Compiled against library: libvirt ", re.M)
 
 
 def _xml_kind(text: str) -> str | None:
@@ -62,6 +63,7 @@ def detect(text: str) -> str | None:
         return kind
     checks = (
         (FACTS, "facts"),
+        (VIRSH_VERSION, "virsh-version"),
         (QEMU_LOG, "qemu-log"),
         (KUBEVIRT, "kubevirt"),
         (CPUINFO, "cpuinfo"),
@@ -99,6 +101,7 @@ PARSERS: dict[str, Parser] = {
     "kvm-params": host_facts.parse_kvm_params,
     "dmesg": host_facts.parse_dmesg,
     "facts": host_facts.parse_facts,
+    "virsh-version": host_facts.parse_virsh_version,
 }
 
 
