@@ -24,6 +24,6 @@ PRESETS: dict[str, Callable[[], DumpSpec]] = {
 MEMORY_PRESETS = [n for n in PRESETS if not n.startswith(("triage", "header", "rdmp"))]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def built(name: str) -> BuiltDump:
     return build(PRESETS[name]())
