@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -84,7 +84,8 @@ def _bitmap6_layer() -> Any:
     crash = pytest.importorskip("volatility3.framework.layers.crash")
 
     class Bitmap6As5(crash.WindowsCrashDump64Layer):  # type: ignore[misc, name-defined]
-        supported_dumptypes = [0x1, 0x5, 0x6]
+        supported_dumptypes: ClassVar[list[int]] = [0x1, 0x5, 0x6]
+        dump_type: int
 
         def _load_segments(self) -> None:
             if self.dump_type == 6:  # identical on disk to 5 (volatility3 PR #1990)
