@@ -19,9 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-_DATA_FILE = "bugchecks.tsv"
+from dumptriage.catalogue.tsv import read_rows
+from dumptriage.catalogue.tsv import read_text as _read_text
+
+DATA_FILE = "bugchecks.tsv"
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -46,27 +48,22 @@ class _Table:
     by_name: dict[str, BugcheckEntry]
 
 
-def _parse_row(line: str) -> BugcheckEntry:
-    fields = line.rstrip("\n").split("\t")
-    code, name, source = fields[0], fields[1], fields[2]
+def _parse_row(fields: list[str]) -> BugcheckEntry:
     aliases = tuple(a for a in (fields[3] if len(fields) > 3 else "").split(",") if a)
-    return BugcheckEntry(code=int(code, 16), name=name, source=source, aliases=aliases)
+    return BugcheckEntry(code=int(fields[0], 16), name=fields[1], source=fields[2], aliases=aliases)
 
 
 def read_text() -> str:
     """The raw data file (header included), for tests and provenance display."""
-    # A plain path next to this module: package data is installed beside it, and this avoids
-    # importing importlib.resources (tens of milliseconds) on the CLI's start-up path.
-    return Path(__file__).with_name(_DATA_FILE).read_text(encoding="utf-8")
+    return _read_text(DATA_FILE)
 
 
 @lru_cache(maxsize=1)
 def _table() -> _Table:
     by_code: dict[int, BugcheckEntry] = {}
     by_name: dict[str, BugcheckEntry] = {}
-    lines = [ln for ln in read_text().splitlines() if ln and not ln.startswith("#")]
-    for line in lines[1:]:  # lines[0] is the column header
-        entry = _parse_row(line)
+    for fields in read_rows(DATA_FILE):
+        entry = _parse_row(fields)
         by_code[entry.code] = entry
         by_name.setdefault(entry.name, entry)
     for entry in by_code.values():  # aliases never shadow a primary name
