@@ -17,7 +17,9 @@ EXIT_OK = 0
 EXIT_UNUSABLE_INPUT = 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# A fixed width keeps --help identical on every terminal (and in the golden files).
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 88,
+                               "max_content_width": 88})
 @click.version_option(__version__, prog_name="dumptriage")
 def cli() -> None:
     """Triage Windows kernel crash dumps (BSODs) from KVM/QEMU guests, on Linux."""
