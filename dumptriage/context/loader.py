@@ -70,7 +70,7 @@ def _notes_file(text: str, source: str) -> VmConfig:
         code, _, detail = line.partition(": ")
         if code and detail:
             notes.append(Note(code, source, detail))
-    return VmConfig(sources=(source,), notes=tuple(notes))
+    return VmConfig(notes=tuple(notes))
 
 
 def _optional(text: str, source: str) -> list[tuple[str, VmConfig]]:
