@@ -85,7 +85,7 @@ def interpret_value(spec: ArgSpec, value: int, pointer_bits: int = 64) -> str | 
         detail = KINDS[spec.kind](value, pointer_bits)
     if spec.template is None:
         return detail
-    return spec.template.format(dec=value, hex=f"{value:#x}", detail=detail or "")
+    return spec.template.format(dec=value, hex=f"{value:#x}", detail=detail or "").strip()
 
 
 def _subtype(params: CodeParams, values: Sequence[int | None]) -> Subtype | None:
