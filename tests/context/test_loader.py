@@ -26,11 +26,13 @@ vendor_id\t: GenuineIntel
 model name\t: Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz
 flags\t\t: fpu vme de pse tsc msr pae vmx
 """
-DMESG = """[    0.000000] Linux version 6.8.0
-[ 1234.567890] kvm [4573]: vcpu1 unhandled rdmsr: 0x3a
-[ 1300.000001] x86/split lock detection: #AC: qemu-system-x86/4573 took a split_lock trap at address: 0x7ff6
-[ 1400.5] kvm_amd: kvm [99]: vcpu0, guest rIP: 0xfffff80 Unhandled WRMSR(0xc0010115) = 0x0
-"""
+DMESG = (
+    "[    0.000000] Linux version 6.8.0\n"
+    "[ 1234.567890] kvm [4573]: vcpu1 unhandled rdmsr: 0x3a\n"
+    "[ 1300.000001] x86/split lock detection: #AC: qemu-system-x86/4573 took a split_lock "
+    "trap at address: 0x7ff6\n"
+    "[ 1400.5] kvm_amd: kvm [99]: vcpu0, guest rIP: 0xfffff80 Unhandled WRMSR(0xc0010115) = 0x0\n"
+)
 
 
 @pytest.mark.parametrize(("path", "kind"), [
