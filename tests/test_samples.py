@@ -14,7 +14,8 @@ def test_samples_are_rebuilt_byte_for_byte(tmp_path: Path) -> None:
     for relative in SAMPLES:
         fresh = (tmp_path / relative).read_bytes()
         committed = (REPO / "samples" / relative).read_bytes()
-        assert fresh == committed, f"samples/{relative} is stale: python -m dumptriage.synth.samples"
+        assert fresh == committed, (
+            f"samples/{relative} is stale: run python -m dumptriage.synth.samples")
 
 
 def test_samples_stay_small() -> None:

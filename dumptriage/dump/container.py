@@ -7,6 +7,7 @@ index is ever copied out of the mapping.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from dataclasses import replace
@@ -74,7 +75,7 @@ class CrashDump:
         self.physical: PhysicalMemory | None = None
         self.triage: TriageHeader | None = None
         self._translator: Translator | None = None
-        self._kdbg: Kdbg | None | bool = False  # False: not looked for yet
+        self._kdbg: Kdbg | bool | None = False  # False: not looked for yet
         self._index_pages(raw)
 
     def _dump_info(self, raw: Any, h: Any) -> DumpInfo:
@@ -179,13 +180,15 @@ class CrashDump:
         bits = self.info.pointer_bits
         if self.triage is not None:
             blob = debugger_data_copy(self.triage, self._data, MAX_KDBG_LEN)
-            va = self.info.kd_debugger_data_block or 0
-            return parse_kdbg(blob, va, bits, "triage copy") if blob else None
-        candidates = [("KdDebuggerDataBlock", self.info.kd_debugger_data_block),
-                      ("BugCheckParameter1", self.bugcheck.args[0])]
-        for source, va in candidates:
-            if va:
-                found = read_kdbg_at(self.read_virtual_or_none, va, bits, source)
+            copy_va = self.info.kd_debugger_data_block or 0
+            return parse_kdbg(blob, copy_va, bits, "triage copy") if blob else None
+        candidates: list[tuple[str, int | None]] = [
+            ("KdDebuggerDataBlock", self.info.kd_debugger_data_block),
+            ("BugCheckParameter1", self.bugcheck.args[0]),
+        ]
+        for source, where in candidates:
+            if where:
+                found = read_kdbg_at(self.read_virtual_or_none, where, bits, source)
                 if found is not None:
                     return found
         return None
@@ -231,8 +234,8 @@ class CrashDump:
     # -- lifetime ------------------------------------------------------------------------
 
     def close(self) -> None:
-        index = self.physical.index if getattr(self, "physical", None) is not None else None
-        release = getattr(index, "release", None)
+        physical = getattr(self, "physical", None)
+        release = getattr(physical.index, "release", None) if physical is not None else None
         if release is not None:
             release()
         data = getattr(self, "_data", None)
@@ -240,12 +243,10 @@ class CrashDump:
             data.release()
         mapping = getattr(self, "_map", None)
         if mapping is not None:
-            try:
+            # A caller may still hold a view into the file (e.g. in a traceback); the
+            # mapping is then unmapped when that last view goes away.
+            with contextlib.suppress(BufferError):
                 mapping.close()
-            except BufferError:
-                # A caller still holds a view into the file (e.g. in a traceback); the
-                # mapping is unmapped when that last view goes away.
-                pass
         self._file.close()
 
     def __enter__(self) -> CrashDump:

@@ -156,7 +156,8 @@ class PhysicalMemory:
         if offset is None:
             raise PageNotPresent(pfn << PAGE_SHIFT, "page is not in the dump")
         if offset + PAGE_SIZE > len(self._data):
-            raise PageNotPresent(pfn << PAGE_SHIFT, "page lies beyond the end of the truncated file")
+            raise PageNotPresent(pfn << PAGE_SHIFT,
+                                 "page lies beyond the end of the truncated file")
         return offset
 
     def is_present(self, pa: int) -> bool:

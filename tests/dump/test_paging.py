@@ -71,7 +71,7 @@ def test_x64_large_pages_ignore_the_pat_bit() -> None:
 
 
 def test_x64_self_map_terminates_and_reads_the_pml4() -> None:
-    ram, t = x64_tables()
+    _, t = x64_tables()
     # VA of the PML4 through the self-map: all four indexes are 0x1ED.
     va = 0xFFFF_0000_0000_0000 | 0x1ED << 39 | 0x1ED << 30 | 0x1ED << 21 | 0x1ED << 12
     assert t.translate(va) == 0x1000

@@ -46,7 +46,8 @@ def test_rank_on_a_64_gib_bitmap_samples() -> None:
     rng = random.Random(7)
     bitmap = bytearray(rng.getrandbits(8) for _ in range(1 << 21))
     index = BitmapMap(memoryview(bytes(bitmap)), len(bitmap) * 8, 0x3000)
-    for pfn in [0, 1, 2047, 2048, 123_456, (1 << 24) - 1] + [rng.randrange(1 << 24) for _ in range(20)]:
+    edges = [0, 1, 2047, 2048, 123_456, (1 << 24) - 1]
+    for pfn in edges + [rng.randrange(1 << 24) for _ in range(20)]:
         want = sum(bin(b).count("1") for b in bitmap[: pfn >> 3])
         want += bin(bitmap[pfn >> 3] & ((1 << (pfn & 7)) - 1)).count("1")
         assert index.rank(pfn) == want
@@ -60,7 +61,8 @@ def test_physical_reads_cross_pages_and_refuse_missing_ones() -> None:
     assert memory.read(10 * PAGE_SIZE + 0xFFE, 4) == b"\x01\x01\x02\x02"
     assert memory.read(20 * PAGE_SIZE, 2) == b"\x03\x03"
     # A u64 that straddles two present pages is assembled from both.
-    assert memory.read_u64(10 * PAGE_SIZE + 0xFFC) == int.from_bytes(b"\x01" * 4 + b"\x02" * 4, "little")
+    straddling = int.from_bytes(b"\x01" * 4 + b"\x02" * 4, "little")
+    assert memory.read_u64(10 * PAGE_SIZE + 0xFFC) == straddling
     assert memory.read_u32(20 * PAGE_SIZE + 8) == 0x03030303
     with pytest.raises(PageNotPresent, match="not in the dump"):
         memory.read(12 * PAGE_SIZE, 1)
