@@ -20,7 +20,7 @@ EXIT_BAD_INPUT = 2
 
 
 def _fail(err: Exception) -> None:
-    click.echo(f"dumptriage: error: {err}", err=True)
+    click.echo(f"dumptriage: error: {' '.join(str(err).split())}", err=True)
     raise click.exceptions.Exit(EXIT_BAD_INPUT)
 
 

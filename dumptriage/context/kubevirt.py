@@ -192,7 +192,8 @@ def parse_kubevirt_yaml(text: str, source: str | Path) -> VmConfig:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = None if mark is None else mark.line + 1
-        raise ContextParseError(source, line, f"not valid YAML: {err}") from err
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ContextParseError(source, line, f"not valid YAML: {problem}") from err
     specs = [s for doc in docs for s in _vm_specs(doc)]
     if not specs:
         raise ContextParseError(source, None, "no VirtualMachine or VirtualMachineInstance")

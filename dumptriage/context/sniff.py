@@ -19,7 +19,9 @@ from dumptriage.context.qemu_opts import split_command
 
 Parser = Callable[[str, str], VmConfig]
 
-XML_ROOT = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(?P<tag>[\w:-]+)", re.S)
+# The DOCTYPE is skipped here only to recognise the file; the parser then refuses it.
+XML_ROOT = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*"
+                      r"(?:<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)?<(?P<tag>[\w:-]+)", re.S)
 _TS = r"(?:\d{4}-\d\d-\d\d[ T][\d:.]+(?:Z|[+-]\d{4})?:? )?"
 QEMU_LOG = re.compile(rf"^{_TS}(?:starting up libvirt version:|(?:\S+: )?warning: host doesn't "
                       rf"support requested feature|panic hyper-v:|char device redirected to)",
