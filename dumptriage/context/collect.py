@@ -75,9 +75,11 @@ def _run(result: CollectResult, argv: list[str], name: str | None) -> bytes | No
 def _read_tail(result: CollectResult, path: Path, name: str) -> None:
     try:
         with path.open("rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - LOG_TAIL))
-            result.files[name] = fh.read()
+            # /proc files report size 0 and cannot seek from the end: read them whole.
+            size = os.fstat(fh.fileno()).st_size
+            if size > LOG_TAIL:
+                fh.seek(size - LOG_TAIL)
+            result.files[name] = fh.read(LOG_TAIL)
     except FileNotFoundError:
         result.note("file-missing", str(path))
     except OSError as err:
