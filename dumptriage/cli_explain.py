@@ -74,7 +74,9 @@ def _parse_args(raw: tuple[str, ...]) -> list[int]:
 
 def _wrap(text: str, indent: str = "") -> str:
     hanging = " " * len(indent)
-    return textwrap.fill(text, _WIDTH, initial_indent=indent, subsequent_indent=hanging)
+    return textwrap.fill(
+        text, _WIDTH, initial_indent=indent, subsequent_indent=hanging, break_on_hyphens=False
+    )
 
 
 def _table(exp: Explanation, with_values: bool) -> str:
