@@ -19,6 +19,15 @@ def hex_addr(value: int | None) -> str | None:
     return None if value is None else f"{value:#x}"
 
 
+def unix_to_iso(seconds: int | None) -> str | None:
+    """A PE TimeDateStamp as ISO 8601 UTC; None for 0/absent (reproducible builds use hashes)."""
+    if not seconds:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def hex_arg(value: int, width_bits: int) -> str:
     """A bugcheck argument at the dump's natural width (8 or 16 hex digits)."""
     return f"0x{value:0{width_bits // 4}x}"
@@ -130,6 +139,133 @@ class BugCheck:
             "name": self.name,
             "args": [hex_arg(a, self.width_bits) for a in self.args],
         }
+
+
+@dataclass(frozen=True)
+class PdbInfo:
+    """The CodeView RSDS record of a PE image: what a symbol server lookup needs."""
+
+    name: str
+    guid: str  # uppercase hex without braces or dashes, as symbol stores spell it
+    age: int
+
+    @property
+    def symbol_key(self) -> str:
+        """``<GUID><age>`` folder name in a symbol store (age in hex, no leading zeros)."""
+        return f"{self.guid}{self.age:X}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "guid": self.guid, "age": self.age}
+
+
+@dataclass(frozen=True)
+class Module:
+    """A loaded kernel module (like a line of WinDbg's `lm`)."""
+
+    name: str
+    base: int
+    size: int
+    timestamp: int | None  # PE TimeDateStamp (seconds since 1970, UTC)
+    checksum: int | None
+    path: str | None
+    module_class: str = "unknown"  # "inbox", "virtio", "third_party", "unknown"
+    vendor: str | None = None
+    pdb: PdbInfo | None = None
+    version: str | None = None
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    def contains(self, address: int) -> bool:
+        return self.base <= address < self.base + self.size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "base": hex_addr(self.base),
+            "end": hex_addr(self.end),
+            "size": self.size,
+            "timestamp": self.timestamp,
+            "timestamp_utc": unix_to_iso(self.timestamp),
+            "checksum": self.checksum,
+            "path": self.path,
+            "class": self.module_class,
+            "vendor": self.vendor,
+            "pdb": None if self.pdb is None else self.pdb.to_dict(),
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class UnloadedModule:
+    name: str
+    start: int
+    end: int
+    unload_time: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "start": hex_addr(self.start), "end": hex_addr(self.end),
+                "unload_time": self.unload_time}
+
+
+@dataclass(frozen=True)
+class Processor:
+    """One CPU: its KPRCB, the thread it ran and the registers saved for it, if any."""
+
+    index: int
+    prcb: int | None
+    thread: int | None
+    ip: int | None
+    sp: int | None
+    fp: int | None
+    crashed: bool = False
+    hung: bool = False
+    context_source: str | None = None  # where the registers came from
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "prcb": hex_addr(self.prcb),
+            "thread": hex_addr(self.thread),
+            "ip": hex_addr(self.ip),
+            "sp": hex_addr(self.sp),
+            "fp": hex_addr(self.fp),
+            "crashed": self.crashed,
+            "hung": self.hung,
+            "context_source": self.context_source,
+        }
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One stack entry: a code address, where on the stack it was found, and how."""
+
+    address: int
+    stack_address: int | None
+    module: str | None
+    offset: int | None
+    symbol: str | None
+    method: str  # "context", "frame_pointer" or "scan" (heuristic, like WinDbg's warning)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": hex_addr(self.address),
+            "stack_address": hex_addr(self.stack_address),
+            "module": self.module,
+            "offset": hex_addr(self.offset),
+            "symbol": self.symbol,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True)
+class Culprit:
+    module: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"module": self.module, "reason": self.reason}
 
 
 @dataclass(frozen=True)
