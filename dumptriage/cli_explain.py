@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from typing import TYPE_CHECKING
 
 import click
 
-from dumptriage.catalogue.bugchecks import lookup
-from dumptriage.catalogue.interpret import Explanation, explain
+if TYPE_CHECKING:
+    from dumptriage.catalogue.interpret import Explanation
 
 EXIT_USAGE = 2
 _WIDTH = 96
@@ -132,6 +133,10 @@ def render_text(exp: Explanation, with_values: bool) -> str:
     "in 32 bits and one is >= 0x80000000), else 64.",
 )
 def explain_command(code: str, args: tuple[str, ...], as_json: bool, bits: str | None) -> None:
+    # Imported here so that registering the command costs `dumptriage --help` nothing.
+    from dumptriage.catalogue.bugchecks import lookup
+    from dumptriage.catalogue.interpret import explain
+
     entry = lookup(code)
     if entry is None:
         _fail(f"unknown bugcheck code {code!r} (try a hex code such as 0x101 or a name)")

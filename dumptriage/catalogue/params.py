@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import tomllib
-
 from dumptriage.catalogue.tsv import data_path
 
 PARAMS_FILE = "bugcheck_params.toml"
@@ -101,7 +99,9 @@ def _code_params(code: int, raw: Mapping[str, Any]) -> CodeParams:
 
 @lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
-    with data_path(PARAMS_FILE).open("rb") as fh:
+    import tomllib  # only when the data is first needed, not at import
+
+    with open(data_path(PARAMS_FILE), "rb") as fh:
         return tomllib.load(fh)
 
 
