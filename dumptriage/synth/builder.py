@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dumptriage.synth import containers as C
+from dumptriage.synth import cpus as CPU
 from dumptriage.synth import defaults as D
 from dumptriage.synth import layout as L
 from dumptriage.synth.headers import HeaderInputs, Registers, dump_header
 from dumptriage.synth.kernel import KernelAddresses, KernelWriter, Pool
-from dumptriage.synth.manifest import BuiltDump, BuiltModule, Mapping, MappingKind, PageSample
+from dumptriage.synth.manifest import (
+    BuiltCpu,
+    BuiltDump,
+    BuiltModule,
+    BuiltUnloaded,
+    Mapping,
+    MappingKind,
+    PageSample,
+)
 from dumptriage.synth.paging import PAE, X64, X86, AddressSpace, PagingMode
 from dumptriage.synth.physmem import PAGE, PhysicalMemory
 from dumptriage.synth.spec import SUPPORTED_DUMP_TYPES, DumpSpec, LargePageSpec, SpecialPteSpec
@@ -35,6 +44,8 @@ class _Guest:
     mappings: list[Mapping]
     modules: tuple[BuiltModule, ...]
     labels: dict[str, int]  # sample label -> pa
+    cpus: tuple[BuiltCpu, ...] = ()
+    unloaded: tuple[BuiltUnloaded, ...] = ()
 
 
 def _mode(spec: DumpSpec) -> PagingMode:
@@ -97,12 +108,13 @@ def _lay_out(spec: DumpSpec) -> _Guest:
     g.modules = tuple(BuiltModule.of(w.spec, w.ldr_va) for w in written)
     kw.write_kdbg(addrs, spec.pae, pte_base)
     kw.write_globals(addrs, spec.bugcheck)
-    threads = tuple(pool.alloc(kw.offsets.size_ethread) for _ in addrs.prcb_vas)
-    contexts = tuple(kw.context(regs if i == 0 else Registers(stack.ip, 0, 0))
-                     for i in range(len(threads)))
-    kw.write_prcbs(addrs, contexts, threads)
-    kw.write_thread(threads[0], stack.high)
-    kw.write_stack(stack)
+    if spec.cpus is None:
+        g.cpus = CPU.write_legacy(kw, addrs, pool, stack)
+    else:
+        g.cpus = CPU.write_cpus(kw, addrs, pool, spec.cpus, stack)
+    g.unloaded = kw.write_unloaded(addrs, spec.unloaded_drivers, pool)
+    if spec.triage is not None and spec.triage.header_context is not None:
+        g.regs = Registers(*spec.triage.header_context)
     _label_kernel(g, stack.sp)
     return g
 
@@ -190,7 +202,9 @@ def _manifest(spec: DumpSpec, g: _Guest, hsize: int, cont: C.Container, size: in
         context_bp=g.regs.bp, first_page_offset=cont.first_page,
         bitmap_bits=cont.bitmap_bits, present=cont.present, ram_runs=g.mem.runs,
         mappings=tuple(g.mappings), samples=(), modules=g.modules, file_size=size,
-        required_dump_space=required,
+        required_dump_space=required, cpus=g.cpus, unloaded=g.unloaded,
+        mm_unloaded_drivers=a.mm_unloaded_drivers,
+        mm_last_unloaded_driver=a.mm_last_unloaded_driver,
     )
     samples = []
     for label, pa in g.labels.items():

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from construct import Int16ul, Int32ul, Int64ul
 
 from dumptriage.synth import kernel_tables as K
-from dumptriage.synth.headers import Registers, context32, context64
+from dumptriage.synth.headers import Registers, context32, context64, filetime
+from dumptriage.synth.manifest import BuiltUnloaded
 from dumptriage.synth.paging import AddressSpace
 from dumptriage.synth.pe import pe_header
-from dumptriage.synth.spec import ModuleSpec, StackSpec
+from dumptriage.synth.spec import ModuleSpec, StackSpec, UnloadedDriverSpec
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,30 @@ class KernelWriter:
         # PsActiveProcessHead: an empty LIST_ENTRY points at itself.
         self.put_ptr(a.ps_active_process_head, a.ps_active_process_head)
         self.put_ptr(a.ps_active_process_head + self.ptr.sizeof(), a.ps_active_process_head)
+
+    def write_unloaded(self, a: KernelAddresses, drivers: tuple[UnloadedDriverSpec, ...],
+                       pool: Pool) -> tuple[BuiltUnloaded, ...]:
+        """MmUnloadedDrivers -> a 50-slot UNLOADED_DRIVERS array (§5.3); empty slots zero.
+
+        MmLastUnloadedDriver (u32) is the next slot the kernel would fill: len(drivers).
+        """
+        if not drivers:
+            return ()  # write_globals left both variables zero
+        size = K.UNLOADED_SIZE[self.is64]
+        array = pool.alloc(size * K.UNLOADED_SLOTS)
+        self.vm.write(array, bytes(size * K.UNLOADED_SLOTS))
+        out = []
+        for i, d in enumerate(drivers):
+            entry = array + i * size
+            self._unicode_string(entry, d.name, pool)
+            self.put_ptr(entry + K.UNLOADED_START[self.is64], d.start)
+            self.put_ptr(entry + K.UNLOADED_END[self.is64], d.end)
+            ft = filetime(d.time)
+            self.vm.write(entry + K.UNLOADED_TIME[self.is64], Int64ul.build(ft))
+            out.append(BuiltUnloaded(d.name, d.start, d.end, ft, entry))
+        self.put_ptr(a.mm_unloaded_drivers, array)
+        self.vm.write(a.mm_last_unloaded_driver, Int32ul.build(len(drivers)))
+        return tuple(out)
 
     # -- modules -------------------------------------------------------------------
     def write_modules(

@@ -63,6 +63,9 @@ class KernelOffsets:
     eprocess_dtb: int
     kthread_initial_stack: int
     kpcr_to_prcb: int  # KPRCB = KPCR + this (§6.1: x86 0x120, x64 0x180)
+    kthread_stack_limit: int  # KTHREAD.StackLimit (not in KDBG)
+    kthread_stack_base: int  # KTHREAD.StackBase (not in KDBG)
+    initial_stack_gap: int  # StackBase - InitialStack (the FP save area below the base)
 
     def as_kdbg(self) -> dict[str, int]:
         return {
@@ -80,23 +83,33 @@ class KernelOffsets:
 
 # x86 Win7+: CurrentThread +0x04, Number +0x3CC, ContextFrame +0x18 (§6.2). The sizes and
 # OffsetPrcbContext are NOT from a source: synthetic values that fit inside the KPRCB.
+# KTHREAD (ntdiff/headers Win7_SP1/x86 ntdll.dll _KTHREAD.h): InitialStack +0x28,
+# StackLimit +0x2C, StackBase +0x190. InitialStack = StackBase - 0x210 (FX_SAVE_AREA size,
+# the x86 NPX save area below the base). Also used for the XP/8.1 x86 presets (synthetic).
 X86_WIN7 = KernelOffsets(
     size_prcb=0x3628, prcb_current_thread=0x04, prcb_proc_state_context=0x18,
     prcb_number=0x3CC, prcb_context=0x3618, size_ethread=0x2B8, size_eprocess=0x2C0,
     eprocess_dtb=0x18, kthread_initial_stack=0x28, kpcr_to_prcb=0x120,
+    kthread_stack_limit=0x2C, kthread_stack_base=0x190, initial_stack_gap=0x210,
 )
 # x64 Win7 SP1 (S12): CurrentThread +0x08, Number +0x24, ContextFrame +0x120, Context +0x4BD8.
-# SizePrcb/SizeEThread/SizeEProcess are synthetic.
+# SizePrcb/SizeEThread/SizeEProcess and the InitialStack gap (Win10's) are synthetic.
+# KTHREAD (ntdiff/headers Win7_SP1/x64 ntdll.dll _KTHREAD.h): InitialStack +0x28,
+# StackLimit +0x30, StackBase +0x278.
 X64_WIN7 = KernelOffsets(
     size_prcb=0x4D00, prcb_current_thread=0x08, prcb_proc_state_context=0x120,
     prcb_number=0x24, prcb_context=0x4BD8, size_ethread=0x4A8, size_eprocess=0x4D0,
     eprocess_dtb=0x28, kthread_initial_stack=0x28, kpcr_to_prcb=0x180,
+    kthread_stack_limit=0x30, kthread_stack_base=0x278, initial_stack_gap=0x370,
 )
 # x64 Win10 19041, all read from the real minidump's KDBG copy (§12.1), Number synthetic.
+# KTHREAD StackLimit +0x30, StackBase +0x38 and InitialStack = StackBase - 0x370 also from
+# the real minidump's thread copy (§12.1 TopOfStack row: 0x...2c90 vs base 0x...3000).
 X64_WIN10 = KernelOffsets(
     size_prcb=0xAF00, prcb_current_thread=0x08, prcb_proc_state_context=0x1F0,
     prcb_number=0x24, prcb_context=0x85C0, size_ethread=0x898, size_eprocess=0xA40,
     eprocess_dtb=0x28, kthread_initial_stack=0x28, kpcr_to_prcb=0x180,
+    kthread_stack_limit=0x30, kthread_stack_base=0x38, initial_stack_gap=0x370,
 )
 
 
@@ -131,3 +144,12 @@ class LdrOffsets:
 LDR32 = LdrOffsets(0x18, 0x1C, 0x20, 0x24, 0x2C, 0x34, 0x38, 0x40, 0x44, 0x48)
 # x64: S9 dmp_kldr_data_table_entry64 and S8 KldrDataTableEntry agree; 0x88 bytes.
 LDR64 = LdrOffsets(0x30, 0x38, 0x40, 0x48, 0x58, 0x68, 0x6C, 0x78, 0x80, 0x88)
+
+
+# UNLOADED_DRIVERS (§5.3, S6): Name UNICODE_STRING, StartAddress, EndAddress, CurrentTime.
+UNLOADED_SIZE = {False: 0x18, True: 0x28}
+UNLOADED_START = {False: 0x08, True: 0x10}
+UNLOADED_END = {False: 0x0C, True: 0x18}
+UNLOADED_TIME = {False: 0x10, True: 0x20}
+# The ring holds 50 entries (MI_UNLOADED_DRIVERS; §5.3 marks the count [open]).
+UNLOADED_SLOTS = 50

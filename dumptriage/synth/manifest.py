@@ -82,6 +82,11 @@ class BuiltDump:
     modules: tuple[BuiltModule, ...]
     file_size: int
     required_dump_space: int
+    cpus: tuple[BuiltCpu, ...] = ()
+    unloaded: tuple[BuiltUnloaded, ...] = ()
+    mm_unloaded_drivers: int = 0  # VA of the kernel variable (KDBG +0x220)
+    mm_last_unloaded_driver: int = 0  # VA of the u32 (KDBG +0x228)
+    triage: BuiltTriage | None = None
     data: bytes | None = None
     path: Path | None = None
 
@@ -108,3 +113,60 @@ class BuiltDump:
     def mapping(self, kind: MappingKind) -> Mapping:
         """The first mapping of a kind (e.g. "transition")."""
         return next(m for m in self.mappings if m.kind == kind)
+
+
+@dataclass(frozen=True)
+class BuiltCpu:
+    """One processor as written: KiProcessorBlock[index] = prcb, CurrentThread = thread.
+
+    `context_va` is *(KPRCB + OffsetPrcbContext) (None: the pointer is NULL); `frame_va`
+    is KPRCB + OffsetPrcbProcStateContext when that embedded CONTEXT holds the registers
+    (None: left zero). Stack fields are those written into the KTHREAD (None: not written).
+    """
+
+    index: int
+    prcb: int
+    thread: int
+    ip: int
+    sp: int
+    bp: int
+    context_va: int | None
+    frame_va: int | None
+    initial_stack: int | None
+    stack_limit: int | None
+    stack_base: int | None
+    crashed: bool
+
+
+@dataclass(frozen=True)
+class BuiltUnloaded:
+    """One MmUnloadedDrivers entry as written (entry_va: its UNLOADED_DRIVERS slot)."""
+
+    name: str
+    start: int
+    end: int
+    time_filetime: int
+    entry_va: int
+
+
+@dataclass(frozen=True)
+class BuiltTriage:
+    """Where each triage section landed (file offset, size), for reader tests.
+
+    `sections` names: mm, unloaded, prcb, process, thread, stack, kdbg, drivers, strings,
+    blocks (the TRIAGE_DATA_BLOCK table), block_data (the packed contents).
+    `drivers`: (full name, entry file offset, DUMP_STRING file offset) in list order.
+    `blocks`: (VA, file offset, size, label) in table order.
+    """
+
+    sections: tuple[tuple[str, int, int], ...]
+    top_of_stack: int
+    stack_base: int
+    driver_stride: int
+    drivers: tuple[tuple[str, int, int], ...]
+    blocks: tuple[tuple[int, int, int, str], ...]
+    valid_offset: int
+    unloaded_count_size: int  # bytes of the count before the entries (x64 8, x86 4)
+
+    def section(self, name: str) -> tuple[int, int]:
+        return next((off, size) for n, off, size in self.sections if n == name)

@@ -5,10 +5,17 @@ Module bases/sizes/timestamps are synthetic unless a comment names an oracle.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from dumptriage.synth.spec import DumpSpec, LargePageSpec, ModuleSpec
-from dumptriage.synth.story import story_stack
+from dumptriage.synth.spec import (
+    CpuSpec,
+    DumpSpec,
+    LargePageSpec,
+    ModuleSpec,
+    StackSpec,
+    UnloadedDriverSpec,
+)
+from dumptriage.synth.story import cpu1_stack, story_stack
 
 SR = "\\SystemRoot\\system32\\"
 DRV = "\\SystemRoot\\system32\\drivers\\"
@@ -42,6 +49,24 @@ def story_modules() -> tuple[ModuleSpec, ...]:
     )
 
 
+STORY_CRASH = datetime(2017, 3, 15, 5, 11, 54, 777000, tzinfo=timezone.utc)
+STORY_BOOT = STORY_CRASH - timedelta(hours=5, seconds=52, milliseconds=740)
+
+
+def story_unloaded() -> tuple[UnloadedDriverSpec, ...]:
+    """Synthetic: inbox drivers a Win7 guest unloads after boot ("Loading unloaded module
+    list" in windbg-analyze.txt shows the list exists; its entries are not printed).
+    Ranges are free kernel VA (no loaded module overlaps them)."""
+    def at(seconds: int) -> datetime:
+        return STORY_BOOT + timedelta(seconds=seconds)
+    return (
+        UnloadedDriverSpec("hwpolicy.sys", 0x8B2A0000, 0x8B2AE000, at(9)),
+        UnloadedDriverSpec("dump_viostor.sys", 0x8B2B0000, 0x8B2BB000, at(14)),
+        UnloadedDriverSpec("dump_dumpfve.sys", 0x8B2C0000, 0x8B2D1000, at(14)),
+        UnloadedDriverSpec("spsys.sys", 0x9A400000, 0x9A471000, at(3 * 3600 + 1210)),
+    )
+
+
 def win7_x86_pae_summary() -> DumpSpec:
     """The story: Windows 7 SP1 x86 PAE kernel summary dump (windbg-analyze.txt).
 
@@ -54,11 +79,13 @@ def win7_x86_pae_summary() -> DumpSpec:
     return DumpSpec(
         arch="x86", pae=True, dump_type=2, build=7601, processors=2,
         bugcheck=(0x101, (0x61, 0, 0x807A3120, 1)),
-        system_time=datetime(2017, 3, 15, 5, 11, 54, 777000, tzinfo=timezone.utc),
+        system_time=STORY_CRASH,
         uptime_100ns=(5 * 3600 + 52) * 10_000_000 + 740 * 10_000,
         product_type=1, suite_mask=0x110, memory_mib=3071,
         modules=story_modules(), stack=story_stack(),
         kernel_base=0x83C13000, ps_loaded_module_list=0x83D5C4D0,
+        # CPU 0 bugchecked (KeBugCheckEx stack); CPU 1 is the hung one (Arg3/Arg4).
+        cpus=(CpuSpec(), CpuSpec(stack=cpu1_stack())), unloaded_drivers=story_unloaded(),
     )
 
 
@@ -161,3 +188,33 @@ def header_only_x64() -> DumpSpec:
 def rdmp_x64() -> DumpSpec:
     """DumpType 8: RDMP range dump (newer dbgeng `.dump /k`)."""
     return DumpSpec(arch="x64", dump_type=8, build=22621)
+
+
+def _x64_stack(high: int, depth: int, ip: int) -> StackSpec:
+    """A small synthetic x64 kernel stack: 24 KiB, sp `depth` bytes below the base."""
+    return StackSpec(low=high - 0x6000, high=high, sp=high - depth, ip=ip, bp=0,
+                     values=(ip + 0x40, 0, high - 0x100))
+
+
+def win10_x64_cpus() -> DumpSpec:
+    """Per-CPU state on Win10 x64 (DumpType 6): three CPUs with their own registers and
+    stacks; CPU 2 has no KPRCB.Context pointer (NULL), only ProcessorState.ContextFrame,
+    so a reader must fall back to it. Two unloaded drivers. All values synthetic."""
+    nt = 0xFFFFF8047BA00000
+    boot = datetime(2021, 6, 1, 2, 0, tzinfo=timezone.utc)
+    return DumpSpec(
+        arch="x64", dump_type=6, build=19041, processors=3, memory_mib=256,
+        bugcheck=(0x133, (1, 0x1E00, 0xFFFFF8047C4FB320, 0)),
+        system_time=boot + timedelta(hours=10), uptime_100ns=36_000_000_000,
+        modules=_win10_modules(),
+        cpus=(CpuSpec(),
+              CpuSpec(stack=_x64_stack(0xFFFF850429A06000, 0x6F8, nt + 0x3F6A10)),
+              CpuSpec(stack=_x64_stack(0xFFFF850429B46000, 0x818, nt + 0x1F2C44),
+                      context_pointer=False)),
+        unloaded_drivers=(
+            UnloadedDriverSpec("dam.sys", 0xFFFFF8048C800000, 0xFFFFF8048C813000,
+                               boot + timedelta(seconds=7)),
+            UnloadedDriverSpec("WdBoot.sys", 0xFFFFF8048C820000, 0xFFFFF8048C82F000,
+                               boot + timedelta(seconds=9)),
+        ),
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Arch = Literal["x86", "x64"]
 SpecialKind = Literal["transition", "prototype", "pagefile"]
@@ -35,6 +35,14 @@ class ModuleSpec:
     size: int
     timestamp: int = 0x4A5BC007
     checksum: int = 0
+    # Rich PE content (pe_dirs.py), all off by default so plain modules keep a bare header:
+    exports: tuple[tuple[str, int], ...] = ()  # (name, RVA inside .text)
+    pdb: tuple[str, str, int] | None = None  # CodeView RSDS: (PdbFileName, GUID, Age)
+    version: str | None = None  # VS_VERSION_INFO FileVersion, e.g. "6.1.7601.18205"
+
+    @property
+    def rich(self) -> bool:
+        return bool(self.exports) or self.pdb is not None or self.version is not None
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,54 @@ class StackSpec:
     ip: int
     bp: int = 0
     values: tuple[int, ...] = ()
+
+
+class Regs(NamedTuple):
+    """A saved register set: instruction, stack and frame pointer."""
+
+    ip: int
+    sp: int
+    bp: int
+
+
+@dataclass(frozen=True)
+class CpuSpec:
+    """One processor: its KPRCB's CurrentThread, that thread's stack and its saved CONTEXT.
+
+    `stack` None on CPU 0 means DumpSpec.stack (the crashing thread); on another CPU, a
+    thread without a stack (registers ip = CPU 0's, sp = bp = 0, as without `cpus`).
+    `context_pointer` False leaves KPRCB.Context NULL (the reader must fall back to the
+    embedded ProcessorState.ContextFrame); `context_frame` False leaves that frame zero.
+    """
+
+    stack: StackSpec | None = None
+    context_pointer: bool = True
+    context_frame: bool = True
+
+
+class UnloadedDriverSpec(NamedTuple):
+    """One MmUnloadedDrivers slot: base name, [start, end) and when it was unloaded."""
+
+    name: str
+    start: int
+    end: int
+    time: datetime
+
+
+@dataclass(frozen=True)
+class TriageSpec:
+    """Full triage content for DumpType 4 (DumpSpec.triage None: header + marker only).
+
+    Defaults follow the real Win10 19041 minidump (dump-format.md §12.1): MiniDumpFields
+    0xCFF, TriageOptions 0xFFFFFFFF. `header_context`: the registers of the header's
+    ContextRecord (= ContextOffset) when they differ from CPU 0's KeBugCheckEx context; the
+    real 0x1000007E file holds the exception context there.
+    """
+
+    minidump_fields: int = 0xCFF
+    triage_options: int = 0xFFFFFFFF
+    header_context: Regs | None = None
+    image_pages: int = 2  # data blocks: the first pages of each module image
 
 
 @dataclass(frozen=True)
@@ -128,3 +184,7 @@ class DumpSpec:
     alloc_start_pfn: int = 0x200  # first physical page the allocator hands out
     self_map: bool = True  # x64: PML4 self-reference entry (PteBase in KDBG)
     sparse: bool = False  # write(): zero pages become file holes
+    # Per-CPU state (None: the legacy single-context layout, kept byte-identical).
+    cpus: tuple[CpuSpec, ...] | None = None
+    unloaded_drivers: tuple[UnloadedDriverSpec, ...] = ()  # MmUnloadedDrivers ring
+    triage: TriageSpec | None = None  # DumpType 4 content

@@ -84,3 +84,27 @@ def story_stack() -> StackSpec:
     values = tuple(slots.get(va, 0) for va in range(STORY_ESP, top, 4))
     return StackSpec(low=STACK_LOW, high=STACK_HIGH, sp=STORY_ESP, ip=STORY_EIP,
                      bp=STORY_EBP, values=values)
+
+
+# CPU 1, the hung processor (Arg4 = 1, Arg3 = its KPRCB 0x807a3120). WinDbg's output shows
+# nothing of it: this state is synthetic. It spins inside nt (nt+0x3E8A5, a wait loop with
+# interrupts off, which is what a 0x101 hung CPU looks like) on its own 12 KiB stack, with
+# a two-frame EBP chain back into nt.
+CPU1_LOW, CPU1_HIGH = 0x807B0000, 0x807B3000
+CPU1_EIP = 0x83C13000 + 0x3E8A5
+CPU1_ESP, CPU1_EBP = 0x807B2D30, 0x807B2D48
+CPU1_FRAMES: tuple[tuple[int, int], ...] = (  # (ChildEBP, RetAddr)
+    (CPU1_EBP, 0x83C13000 + 0x7A210),
+    (0x807B2D80, 0x83C13000 + 0x4F0C1),
+)
+
+
+def cpu1_stack() -> StackSpec:
+    slots: dict[int, int] = {}
+    for i, (ebp, ret) in enumerate(CPU1_FRAMES):
+        slots[ebp] = CPU1_FRAMES[i + 1][0] if i + 1 < len(CPU1_FRAMES) else 0
+        slots[ebp + 4] = ret
+    top = max(slots) + 4
+    values = tuple(slots.get(va, 0) for va in range(CPU1_ESP, top, 4))
+    return StackSpec(low=CPU1_LOW, high=CPU1_HIGH, sp=CPU1_ESP, ip=CPU1_EIP, bp=CPU1_EBP,
+                     values=values)
