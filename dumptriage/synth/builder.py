@@ -105,7 +105,7 @@ def _lay_out(spec: DumpSpec) -> _Guest:
     kw = KernelWriter(vm, is64, spec.build)
     pool = Pool(addrs.pool_va)
     written = kw.write_modules(addrs.ps_loaded_module_list, D.modules(spec), pool)
-    g.modules = tuple(BuiltModule.of(w.spec, w.ldr_va) for w in written)
+    g.modules = tuple(BuiltModule.of(w.spec, w.ldr_va, w.header_pages) for w in written)
     kw.write_kdbg(addrs, spec.pae, pte_base)
     kw.write_globals(addrs, spec.bugcheck)
     if spec.cpus is None:

@@ -11,6 +11,7 @@ from dumptriage.synth.headers import Registers, context32, context64, filetime
 from dumptriage.synth.manifest import BuiltUnloaded
 from dumptriage.synth.paging import AddressSpace
 from dumptriage.synth.pe import pe_header
+from dumptriage.synth.pe_dirs import RDATA_RVA, RData, rdata
 from dumptriage.synth.spec import ModuleSpec, StackSpec, UnloadedDriverSpec
 
 
@@ -37,6 +38,7 @@ class KernelAddresses:
 class WrittenModule:
     spec: ModuleSpec
     ldr_va: int
+    header_pages: int  # pages at DllBase holding headers and directories (1 or 1 + .rdata)
 
 
 class Pool:
@@ -158,12 +160,26 @@ class KernelWriter:
             self.vm.write(va + ldr.load_count, Int16ul.build(1))
             self.vm.write(va + ldr.checksum, Int32ul.build(mod.checksum))
             self.vm.write(va + ldr.timestamp, Int32ul.build(mod.timestamp))
-            self.vm.write(mod.base, pe_header(
-                is64=self.is64, base=mod.base, size=mod.size,
-                timestamp=mod.timestamp, checksum=mod.checksum))
+        pages = tuple(self._write_image(mod) for mod in modules)
         self.put_ptr(head, links[1])
         self.put_ptr(head + psz, links[-2])
-        return tuple(WrittenModule(m, va) for m, va in zip(modules, entries, strict=True))
+        return tuple(WrittenModule(m, va, n)
+                     for m, va, n in zip(modules, entries, pages, strict=True))
+
+    def _write_image(self, mod: ModuleSpec) -> int:
+        """PE headers at DllBase, plus .rdata (exports, debug, version) for rich modules."""
+        rd: RData | None = rdata(mod) if mod.rich else None
+        if rd is not None:
+            bad = [n for n, rva in mod.exports if not rd.text_rva <= rva < mod.size]
+            if bad:
+                raise ValueError(f"{mod.name}: exports outside .text: {bad}")
+        self.vm.write(mod.base, pe_header(
+            is64=self.is64, base=mod.base, size=mod.size,
+            timestamp=mod.timestamp, checksum=mod.checksum, rd=rd))
+        if rd is None:
+            return 1
+        self.vm.write(mod.base + RDATA_RVA, rd.data)
+        return 1 + rd.pages
 
     def _unicode_string(self, va: int, text: str, pool: Pool) -> None:
         data = text.encode("utf-16-le")

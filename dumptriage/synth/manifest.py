@@ -44,11 +44,19 @@ class BuiltModule:
     timestamp: int
     checksum: int
     ldr_va: int  # VA of its KLDR_DATA_TABLE_ENTRY
+    header_pages: int = 1  # pages at base with PE content (headers + .rdata directories)
+    exports: tuple[tuple[str, int], ...] = ()  # (name, RVA) as written
+    pdb: tuple[str, str, int] | None = None  # (PdbFileName, GUID, Age) in the RSDS record
+    version: str | None = None  # VS_VERSION_INFO FileVersion
 
     @classmethod
-    def of(cls, spec: ModuleSpec, ldr_va: int) -> BuiltModule:
+    def of(cls, spec: ModuleSpec, ldr_va: int, header_pages: int = 1) -> BuiltModule:
         return cls(spec.name, spec.path, spec.base, spec.size, spec.timestamp,
-                   spec.checksum, ldr_va)
+                   spec.checksum, ldr_va, header_pages, spec.exports, spec.pdb, spec.version)
+
+    def export_at(self, name: str) -> int:
+        """VA of an export."""
+        return self.base + dict(self.exports)[name]
 
 
 @dataclass(frozen=True)

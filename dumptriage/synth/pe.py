@@ -18,6 +18,8 @@ from construct import (
     this,
 )
 
+from dumptriage.synth.pe_dirs import RData
+
 E_LFANEW = 0x80  # the NT headers follow a 0x40-byte DOS header and a 0x40-byte stub area
 
 DOS_HEADER = Struct(
@@ -89,13 +91,42 @@ SECTION_HEADER = Struct(
 )
 
 
-def pe_header(*, is64: bool, base: int, size: int, timestamp: int, checksum: int) -> bytes:
+def _section(name: bytes, va: int, vsize: int, raw: int, raw_size: int, flags: int) -> bytes:
+    out: bytes = SECTION_HEADER.build({
+        "Name": name.ljust(8, b"\0"), "VirtualSize": vsize, "VirtualAddress": va,
+        "SizeOfRawData": raw_size, "PointerToRawData": raw, "PointerToRelocations": 0,
+        "PointerToLinenumbers": 0, "NumberOfRelocations": 0, "NumberOfLinenumbers": 0,
+        "Characteristics": flags,
+    })
+    return out
+
+
+TEXT_FLAGS = 0x60000020  # CODE | EXECUTE | READ
+RDATA_FLAGS = 0x40000040  # INITIALIZED_DATA | READ
+
+
+def _sections(size: int, rd: RData | None) -> list[bytes]:
+    if rd is None:  # one .text from 0x1000, nothing stored in the file (the original layout)
+        return [_section(b".text", 0x1000, max(size - 0x1000, 0), 0, 0, TEXT_FLAGS)]
+    # Rich image: file layout = memory layout (PointerToRawData = VirtualAddress), so the
+    # image bytes read from memory are also a PE file pefile can parse.
+    rsize, tsize = rd.text_rva - 0x1000, size - rd.text_rva
+    return [_section(b".rdata", 0x1000, rsize, 0x1000, rsize, RDATA_FLAGS),
+            _section(b".text", rd.text_rva, tsize, rd.text_rva, tsize, TEXT_FLAGS)]
+
+
+def pe_header(*, is64: bool, base: int, size: int, timestamp: int, checksum: int,
+              rd: RData | None = None) -> bytes:
     """Headers of a native kernel image as they sit at its DllBase."""
     opt = _optional_header(is64)
+    code = rd.text_rva if rd is not None else 0x1000
+    dirs = [0] * 16
+    for index, (rva, dsize) in (rd.directories.items() if rd is not None else ()):
+        dirs[index] = rva | dsize << 32  # IMAGE_DATA_DIRECTORY {VirtualAddress, Size}
     common = {
         "Magic": 0x20B if is64 else 0x10B, "LinkerVersion": 0x0009,
-        "SizeOfCode": max(size - 0x1000, 0), "SizeOfInitializedData": 0,
-        "SizeOfUninitializedData": 0, "AddressOfEntryPoint": 0x1000, "BaseOfCode": 0x1000,
+        "SizeOfCode": max(size - code, 0), "SizeOfInitializedData": code - 0x1000,
+        "SizeOfUninitializedData": 0, "AddressOfEntryPoint": code, "BaseOfCode": code,
         "ImageBase": base, "SectionAlignment": 0x1000, "FileAlignment": 0x200,
         "OsVersion": 0x00010006, "ImageVersion": 0x00010006, "SubsystemVersion": 0x00010006,
         "Win32VersionValue": 0, "SizeOfImage": size, "SizeOfHeaders": 0x400,
@@ -103,23 +134,18 @@ def pe_header(*, is64: bool, base: int, size: int, timestamp: int, checksum: int
         "DllCharacteristics": 0x0040,  # DYNAMIC_BASE
         "SizeOfStackReserve": 0x40000, "SizeOfStackCommit": 0x1000,
         "SizeOfHeapReserve": 0x100000, "SizeOfHeapCommit": 0x1000,
-        "LoaderFlags": 0, "NumberOfRvaAndSizes": 16, "DataDirectory": [0] * 16,
+        "LoaderFlags": 0, "NumberOfRvaAndSizes": 16, "DataDirectory": dirs,
     }
     if not is64:
         common["BaseOfData"] = 0
     opt_bytes: bytes = opt.build(common)
+    sections = _sections(size, rd)
     coff: bytes = COFF_HEADER.build({
-        "Machine": 0x8664 if is64 else 0x14C, "NumberOfSections": 1,
+        "Machine": 0x8664 if is64 else 0x14C, "NumberOfSections": len(sections),
         "TimeDateStamp": timestamp, "PointerToSymbolTable": 0, "NumberOfSymbols": 0,
         "SizeOfOptionalHeader": len(opt_bytes),
         # EXECUTABLE_IMAGE | (x86: 32BIT_MACHINE; x64: LARGE_ADDRESS_AWARE)
         "Characteristics": 0x0022 if is64 else 0x0102,
     })
-    text: bytes = SECTION_HEADER.build({
-        "Name": b".text\0\0\0", "VirtualSize": max(size - 0x1000, 0), "VirtualAddress": 0x1000,
-        "SizeOfRawData": 0, "PointerToRawData": 0, "PointerToRelocations": 0,
-        "PointerToLinenumbers": 0, "NumberOfRelocations": 0, "NumberOfLinenumbers": 0,
-        "Characteristics": 0x60000020,  # CODE | EXECUTE | READ
-    })
     dos: bytes = DOS_HEADER.build({"e_lfanew": E_LFANEW}).ljust(E_LFANEW, b"\0")
-    return dos + coff + opt_bytes + text
+    return dos + coff + opt_bytes + b"".join(sections)

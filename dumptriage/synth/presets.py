@@ -5,6 +5,7 @@ Module bases/sizes/timestamps are synthetic unless a comment names an oracle.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from dumptriage.synth.spec import (
@@ -15,7 +16,7 @@ from dumptriage.synth.spec import (
     StackSpec,
     UnloadedDriverSpec,
 )
-from dumptriage.synth.story import cpu1_stack, story_stack
+from dumptriage.synth.story import KE_BUGCHECK_EX, cpu1_stack, story_stack
 
 SR = "\\SystemRoot\\system32\\"
 DRV = "\\SystemRoot\\system32\\drivers\\"
@@ -33,7 +34,14 @@ def story_modules() -> tuple[ModuleSpec, ...]:
     qutmdrv+0x4db = 937684db gives qutmdrv at 0x93768000; FLTMGR must contain 843ce3cb);
     "Kernel base = 0x83c13000" gives nt. Everything else is synthetic."""
     nt = ModuleSpec(name="ntkrpamp.exe", path=SR + "ntkrpamp.exe", base=0x83C13000,
-                    size=0x412000, timestamp=0x51DB806A, checksum=0x003C8F23)
+                    size=0x412000, timestamp=0x51DB806A, checksum=0x003C8F23,
+                    exports=NT_STORY_EXPORTS,
+                    pdb=("ntkrpamp.pdb", "684DA42A-30CC-4E6E-A5C1-F1D4C4B1A9F2", 2),
+                    version="6.1.7601.18205")  # "Built by: 7601.18205.x86fre..."
+    flt = replace(_mod("FLTMGR.SYS", 0x843C1000, 0x4C000, 0x4CE7892A),  # WinDbg: FLTMGR!
+                  exports=(("FltRegisterFilter", 0x2A1B0), ("FltStartFiltering", 0x2A410)),
+                  pdb=("fltMgr.pdb", "1B9E5C3D-6F02-4B8A-9C4E-2D7F8A0B3C51", 1),
+                  version="6.1.7601.17514")
     return (
         nt,
         _mod("hal.dll", 0x84025000, 0x37000, 0x4CE7880B, SR),
@@ -41,12 +49,30 @@ def story_modules() -> tuple[ModuleSpec, ...]:
         _mod("ACPI.sys", 0x8B0C4000, 0x4A000, 0x4CE788EA),
         _mod("viostor.sys", 0x8B1D0000, 0xB000, 0x5398F05C),
         _mod("ndis.sys", 0x8B1E0000, 0xB7000, 0x4CE78903),
-        _mod("FLTMGR.SYS", 0x843C1000, 0x4C000, 0x4CE7892A),  # WinDbg prints FLTMGR!
-        _mod("Ntfs.sys", 0x8C06D000, 0x133000, 0x51B0D3B5),
+        flt,
+        replace(_mod("Ntfs.sys", 0x8C06D000, 0x133000, 0x51B0D3B5),
+                pdb=("ntfs.pdb", "5C0F9A7E-3B21-4D6C-8E0A-71F2B9C4D6E8", 1)),
         _mod("tcpip.sys", 0x8C20B000, 0x14B000, 0x51C3F2F6),
         _mod("netkvm.sys", 0x8C3A0000, 0x2C000, 0x53E9C4D2),
-        _mod("qutmdrv.sys", 0x93768000, 0x12000, 0x56A1B4C3),
+        # third party, no version resource: only its CodeView record
+        replace(_mod("qutmdrv.sys", 0x93768000, 0x12000, 0x56A1B4C3),
+                pdb=("qutmdrv.pdb", "9A3D7E21-0C5B-4F18-B6E2-4F0A1D9C8B73", 1)),
     )
+
+
+# ntkrpamp.exe exports, RVAs derived from windbg-analyze.txt STACK_TEXT: "sym+off" of a row
+# is the RetAddr of the row above it, so RVA = RetAddr - off - 0x83c13000. KeBugCheckEx's
+# own address is not printed; it is story.KE_BUGCHECK_EX (synthetic). ExQueueWorkItem is
+# synthetic. Non-exported frames (KeAccumulateTicks ...) resolve to the nearest export below.
+NT_STORY_EXPORTS: tuple[tuple[str, int], ...] = (
+    ("KeBugCheckEx", KE_BUGCHECK_EX - 0x83C13000),  # 0xDDB00; Eip = +0x1e
+    ("IofCallDriver", 0x83C49C1E - 0x63 - 0x83C13000),  # 0x36BBB
+    ("ZwFlushBuffersFile", 0x83C4E7AD - 0x11 - 0x83C13000),  # 0x3B79C
+    ("MmSetAddressRangeModified", 0x83C70CA0 - 0x205 - 0x83C13000),  # 0x5DA9B
+    ("CcFlushCache", 0x83C9ACDB - 0x294 - 0x83C13000),  # 0x87A47
+    ("NtFlushBuffersFile", 0x83E1C4BB - 0x1D7 - 0x83C13000),  # 0x2092E4
+    ("ExQueueWorkItem", 0x8A3C0),
+)
 
 
 STORY_CRASH = datetime(2017, 3, 15, 5, 11, 54, 777000, tzinfo=timezone.utc)
