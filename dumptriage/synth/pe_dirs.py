@@ -47,6 +47,10 @@ def _u32s(*values: int) -> bytes:
     return b"".join(Int32ul.build(v) for v in values)
 
 
+def _u16s(*values: int) -> bytes:
+    return b"".join(Int16ul.build(v) for v in values)
+
+
 def rdata(mod: ModuleSpec) -> RData:
     buf = bytearray()
     dirs: dict[int, tuple[int, int]] = {}
@@ -85,17 +89,17 @@ def export_directory(mod: ModuleSpec, rva: int) -> bytes:
     for i in order:
         name_rvas[i] = strings + len(blob)
         blob += mod.exports[i][0].encode("ascii") + b"\0"
-    head = _u32s(0, mod.timestamp) + Int16ul.build(0) + Int16ul.build(0) + _u32s(
+    head = _u32s(0, mod.timestamp) + _u16s(0, 0) + _u32s(
         strings, 1, n, n, eat, names_ptr, ords)
     return (head + _u32s(*(r for _, r in mod.exports)) + _u32s(*(name_rvas[i] for i in order))
-            + b"".join(Int16ul.build(i) for i in order) + bytes(blob))
+            + _u16s(*order) + bytes(blob))
 
 
 def debug_directory(mod: ModuleSpec, rva: int) -> bytes:
     """IMAGE_DEBUG_DIRECTORY (Type 2 = CODEVIEW) followed by its CV_INFO_PDB70 record."""
     assert mod.pdb is not None
     name, guid, age = mod.pdb
-    cv = b"RSDS" + uuid.UUID(guid).bytes_le + Int32ul.build(age) + name.encode() + b"\0"
+    cv = b"RSDS" + uuid.UUID(guid).bytes_le + _u32s(age) + name.encode() + b"\0"
     cv_rva = rva + 28
     # Characteristics, TimeDateStamp, Major/MinorVersion, Type, SizeOfData,
     # AddressOfRawData (RVA), PointerToRawData (file offset = RVA in this layout)
@@ -109,7 +113,7 @@ def resource_directory(mod: ModuleSpec, rva: int) -> bytes:
     the high bit set. The data entry holds an RVA.
     """
     def table(entry_id: int, target: int) -> bytes:  # one ID entry per level
-        return _u32s(0, 0, 0) + Int16ul.build(0) + Int16ul.build(1) + _u32s(entry_id, target)
+        return _u32s(0, 0, 0) + _u16s(0, 1) + _u32s(entry_id, target)
 
     level = 24  # each level: 16-byte IMAGE_RESOURCE_DIRECTORY + one 8-byte entry
     info = version_info(mod)
@@ -132,7 +136,7 @@ def _block(key: str, value: bytes, wtype: int, children: bytes = b"",
     _align(body, 4)
     body += children
     vlen = len(value) if value_len is None else value_len
-    body[0:6] = Int16ul.build(len(body)) + Int16ul.build(vlen) + Int16ul.build(wtype)
+    body[0:6] = _u16s(len(body), vlen, wtype)
     _align(body, 4)
     return bytes(body)
 
@@ -152,5 +156,5 @@ def version_info(mod: ModuleSpec) -> bytes:
         for k, v in strings.items())
     sfi = _block("StringFileInfo", b"", 1, _block("040904B0", b"", 1, entries))
     vfi = _block("VarFileInfo", b"", 1,
-                 _block("Translation", Int16ul.build(LANG_EN_US) + Int16ul.build(0x4B0), 0))
+                 _block("Translation", _u16s(LANG_EN_US, 0x4B0), 0))
     return _block("VS_VERSION_INFO", fixed, 0, sfi + vfi)
