@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
+from dumptriage.catalogue.interpret import explain
+from dumptriage.culprit import probable_culprit
 from dumptriage.dump.container import open_dump
-from dumptriage.model import Report, Source
+from dumptriage.model import Module, Report, Source
 
 
 def analyze(path: str | os.PathLike[str]) -> Report:
@@ -19,9 +22,27 @@ def analyze(path: str | os.PathLike[str]) -> Report:
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
         info = replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base else None)
+        modules, processors, stack = dump.modules, dump.processors, dump.stack()
+        bugcheck = replace(dump.bugcheck, explanation=explain(
+            dump.bugcheck.code, dump.bugcheck.args, dump.info.pointer_bits))
+        culprit = probable_culprit(bugcheck, stack, dump.kernel.module_map)
         return Report(
             source=Source(path=str(path), kind="kernel_dump"),
             dump=info,
-            bugcheck=dump.bugcheck,
-            anomalies=tuple(dump.anomalies),
+            bugcheck=bugcheck,
+            modules=tuple(_mark_hash_timestamps(modules, info.system_time)),
+            unloaded_modules=tuple(dump.unloaded_modules),
+            processors=tuple(processors),
+            stack=tuple(stack),
+            culprit=culprit,
+            anomalies=tuple(dump.all_anomalies()),
         )
+
+
+def _mark_hash_timestamps(modules: list[Module], crash_time: str | None) -> list[Module]:
+    """Flag TimeDateStamps later than the crash: reproducible-build hashes, not times."""
+    if crash_time is None:
+        return modules
+    crash = datetime.fromisoformat(crash_time.replace("Z", "+00:00")).timestamp()
+    return [replace(m, timestamp_is_hash=True) if m.timestamp and m.timestamp > crash else m
+            for m in modules]

@@ -31,6 +31,16 @@ class AnomalyCode(str, Enum):
     DUMP_ENCRYPTED = "dump_encrypted"
     # A virtual address that a kernel structure needs is not in the dump.
     PAGE_NOT_PRESENT = "page_not_present"
+    # A list read from the dump loops or runs past any plausible length.
+    LIST_CORRUPT = "list_corrupt"
+    # A bugcheck argument disagrees with the kernel state it names (e.g. 0x101 Arg3 is not
+    # the KPRCB of the processor Arg4 names).
+    BUGCHECK_ARG_MISMATCH = "bugcheck_arg_mismatch"
+    # A triage dump section or table entry lies outside the file or fails validation and
+    # was skipped.
+    TRIAGE_SECTION_INVALID = "triage_section_invalid"
+    # No saved registers for the crashing thread: no stack walk was possible.
+    NO_CRASH_CONTEXT = "no_crash_context"
 
 
 def anomaly(code: AnomalyCode, where: str, detail: str) -> Anomaly:

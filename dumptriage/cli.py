@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import ClassVar
 
 import click
 
@@ -17,8 +18,45 @@ EXIT_OK = 0
 EXIT_UNUSABLE_INPUT = 2
 
 
+class LazyGroup(click.Group):
+    """Subcommands living in other modules are imported only when invoked.
+
+    `dumptriage --help` lists them from the short help kept here, so neither start-up
+    nor `analyze` pays for the host-side parsers or the catalogue.
+    """
+
+    lazy: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "explain": ("dumptriage.cli_explain", "explain_command",
+                    "Explain a bugcheck (stop) code and, optionally, its four arguments."),
+        "context": ("dumptriage.cli_context", "context_command",
+                    "Read host-side files (domain XML, QEMU command line or log, ...)."),
+        "collect": ("dumptriage.cli_context", "collect_command",
+                    "Gather a live VM's configuration, logs and host facts into a bundle."),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            import importlib
+
+            module, attribute, _ = self.lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][2]) if name in self.lazy
+                else (name, self.commands[name].get_short_help_str(limit=70))
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
 # A fixed width keeps --help identical on every terminal (and in the golden files).
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 88,
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 88,
                                "max_content_width": 88})
 @click.version_option(__version__, prog_name="dumptriage")
 def cli() -> None:

@@ -8,8 +8,11 @@ counts and codes are numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dumptriage.catalogue.interpret import Explanation
 
 SCHEMA_VERSION = 1
 
@@ -131,14 +134,25 @@ class BugCheck:
     args: tuple[int, int, int, int]
     name: str | None
     width_bits: int
+    # What the catalogue says about this code and these arguments (catalogue.interpret);
+    # filled by the analysis layer, None when only the header was read.
+    explanation: Explanation | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "code": self.code,
             "code_hex": f"0x{self.code:08x}",
             "name": self.name,
             "args": [hex_arg(a, self.width_bits) for a in self.args],
         }
+        if self.explanation is not None:
+            explained = self.explanation.to_dict()
+            data["description"] = explained["description"]
+            data["parameters"] = explained["parameters"]
+            data["subtype"] = explained["subtype"]
+            data["usual_causes"] = explained["usual_causes"]
+            data["kvm_causes"] = explained["kvm_causes"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -172,6 +186,10 @@ class Module:
     vendor: str | None = None
     pdb: PdbInfo | None = None
     version: str | None = None
+    # Since Windows 10, Microsoft's images are built reproducibly and TimeDateStamp holds
+    # a hash of the build, not a time (WinDbg says so in lmv). Set when the value lies
+    # after the crash, which a real link time cannot.
+    timestamp_is_hash: bool = False
 
     @property
     def end(self) -> int:
@@ -187,7 +205,8 @@ class Module:
             "end": hex_addr(self.end),
             "size": self.size,
             "timestamp": self.timestamp,
-            "timestamp_utc": unix_to_iso(self.timestamp),
+            "timestamp_utc": None if self.timestamp_is_hash else unix_to_iso(self.timestamp),
+            "timestamp_is_hash": self.timestamp_is_hash,
             "checksum": self.checksum,
             "path": self.path,
             "class": self.module_class,
@@ -284,7 +303,12 @@ class Report:
     source: Source
     dump: DumpInfo | None
     bugcheck: BugCheck | None
-    anomalies: tuple[Anomaly, ...] = field(default_factory=tuple)
+    anomalies: tuple[Anomaly, ...] = ()
+    modules: tuple[Module, ...] = ()
+    unloaded_modules: tuple[UnloadedModule, ...] = ()
+    processors: tuple[Processor, ...] = ()
+    stack: tuple[Frame, ...] = ()
+    culprit: Culprit | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -292,5 +316,10 @@ class Report:
             "source": self.source.to_dict(),
             "dump": None if self.dump is None else self.dump.to_dict(),
             "bugcheck": None if self.bugcheck is None else self.bugcheck.to_dict(),
+            "modules": [m.to_dict() for m in self.modules],
+            "unloaded_modules": [m.to_dict() for m in self.unloaded_modules],
+            "processors": [p.to_dict() for p in self.processors],
+            "stack": [f.to_dict() for f in self.stack],
+            "culprit": None if self.culprit is None else self.culprit.to_dict(),
             "anomalies": [a.to_dict() for a in self.anomalies],
         }

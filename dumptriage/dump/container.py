@@ -11,6 +11,7 @@ import contextlib
 import mmap
 import os
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,7 +20,9 @@ import kaitaistruct
 
 from dumptriage.anomalies import AnomalyCode, anomaly
 from dumptriage.dump import header as hdr
+from dumptriage.dump.context import Registers, parse_context
 from dumptriage.dump.kdbg import MAX_KDBG_LEN, Kdbg, parse_kdbg, read_kdbg_at
+from dumptriage.dump.kernel_state import KernelState, TriageSources
 from dumptriage.dump.layout import build_layout
 from dumptriage.dump.paging import PagingMode, Translator
 from dumptriage.dump.physical import PhysicalMemory
@@ -30,9 +33,20 @@ from dumptriage.dump.triage import (
     read_triage_header,
     triage_anomalies,
 )
+from dumptriage.dump.triage_drivers import kernel_base_anomalies, read_drivers
+from dumptriage.dump.triage_memory import DataPage, TriageMemory, build_triage_memory
+from dumptriage.dump.triage_unloaded import read_unloaded_drivers
 from dumptriage.errors import DumpFormatError, PageNotPresent, UnsupportedDump
 from dumptriage.formats.windows_crash_dump import WindowsCrashDump
-from dumptriage.model import Anomaly, BugCheck, DumpInfo
+from dumptriage.model import (
+    Anomaly,
+    BugCheck,
+    DumpInfo,
+    Frame,
+    Module,
+    Processor,
+    UnloadedModule,
+)
 
 _ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
 
@@ -193,6 +207,74 @@ class CrashDump:
                     return found
         return None
 
+    @property
+    def header_registers(self) -> Registers | None:
+        """The header's ContextRecord: the CPU that wrote the dump (None when empty)."""
+        return parse_context(bytes(self._raw.header.context_record), self.info.arch)
+
+    @cached_property
+    def kernel(self) -> KernelState:
+        """Modules, processors and stack, each computed on first use."""
+        return KernelState(self.read_virtual_or_none, self.info, self.kdbg,
+                           (self.bugcheck.code, self.bugcheck.args), self.header_registers,
+                           self._triage_sources())
+
+    def _triage_sources(self) -> TriageSources | None:
+        if self.triage is None:
+            return None
+        bits = self.info.pointer_bits
+        modules, found = read_drivers(self.triage, self._data, bits)
+        kern_base = self.kdbg.kern_base if self.kdbg else None
+        found += kernel_base_anomalies(modules, kern_base)
+        unloaded, more = read_unloaded_drivers(self.triage, self._data, bits)
+        self.anomalies.extend(found + more)
+        return TriageSources(modules=modules, unloaded=unloaded, prcb_copy=self._prcb_copy())
+
+    def _prcb_copy(self) -> bytes | None:
+        """The KPRCB copy: PrcbOffset up to the next section (bounded by the file)."""
+        assert self.triage is not None
+        start = self.triage.prcb_offset
+        if not 0 < start < len(self._data):
+            return None
+        ends = [o for o in (self.triage.process_offset, self.triage.thread_offset,
+                            self.triage.call_stack_offset, len(self._data)) if o > start]
+        return bytes(self._data[start : min(min(ends), start + 0x20000)])
+
+    @cached_property
+    def _triage_memory(self) -> TriageMemory | None:
+        if self.triage is None:
+            return None
+        memory, found = build_triage_memory(
+            self.triage, self._data, pointer_bits=self.info.pointer_bits,
+            kdbg_va=self.info.kd_debugger_data_block, data_page=self._data_page())
+        self.anomalies.extend(found)
+        return memory
+
+    def _data_page(self) -> DataPage:
+        t = self._raw.triage_dump
+        return DataPage(int(t.data_page_address), int(t.ofs_data_page), int(t.len_data_page))
+
+    @property
+    def modules(self) -> list[Module]:
+        return self.kernel.modules
+
+    @property
+    def unloaded_modules(self) -> list[UnloadedModule]:
+        return self.kernel.unloaded_modules
+
+    @property
+    def processors(self) -> list[Processor]:
+        return self.kernel.processors
+
+    def stack(self) -> list[Frame]:
+        """The crashing thread's stack: context frame, EBP chain (x86), raw scan."""
+        return self.kernel.stack
+
+    def all_anomalies(self) -> list[Anomaly]:
+        """Anomalies of the container and of every kernel structure read so far."""
+        kernel = self.__dict__.get("kernel")
+        return self.anomalies + (kernel.anomalies if kernel is not None else [])
+
     # -- memory access -------------------------------------------------------------------
 
     def _require_physical(self, address: int) -> PhysicalMemory:
@@ -211,12 +293,19 @@ class CrashDump:
             return None
 
     def translate(self, va: int) -> int:
-        """Guest-physical address of a kernel virtual address (PageNotPresent if unmapped)."""
+        """Guest-physical address of a kernel virtual address (PageNotPresent if unmapped).
+
+        A triage dump has no page tables: its virtual memory is read through
+        ``read_virtual`` from the copies it carries, and ``translate`` raises.
+        """
         if self._translator is None:
             raise PageNotPresent(va, "this dump has no page tables to walk", virtual=True)
         return self._translator.translate(va)
 
     def read_virtual(self, va: int, size: int) -> bytes:
+        """Kernel virtual memory: page tables, or a triage dump's stack and data blocks."""
+        if self._triage_memory is not None:
+            return self._triage_memory.read(va, size)
         parts = []
         while size > 0:
             take = min(size, 0x1000 - (va & 0xFFF))

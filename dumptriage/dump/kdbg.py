@@ -43,6 +43,9 @@ class Kdbg:
     offset_prcb_number: int | None
     offset_prcb_context: int | None
     size_prcb: int | None
+    offset_kthread_initial_stack: int | None
+    offset_kthread_stack_limit: int | None
+    offset_kthread_stack_base: int | None
     source: str
 
 
@@ -59,8 +62,8 @@ def parse_kdbg(blob: bytes, va: int, pointer_bits: int, source: str) -> Kdbg | N
         # past Header.Size does not exist in this build.
         return int(getattr(raw, name)) & mask if offset + 8 <= size else 0
 
-    def u16(offset: int, name: str) -> int | None:
-        return int(getattr(raw, name)) if offset + 2 <= size else None
+    def number(offset: int, name: str, width: int = 2) -> int | None:
+        return int(getattr(raw, name)) if offset + width <= size else None
 
     return Kdbg(
         va=va,
@@ -71,11 +74,15 @@ def parse_kdbg(blob: bytes, va: int, pointer_bits: int, source: str) -> Kdbg | N
         mm_pfn_database=ptr(0xC0, "mm_pfn_database"),
         ki_processor_block=ptr(0x218, "ki_processor_block"),
         mm_unloaded_drivers=ptr(0x220, "mm_unloaded_drivers"),
-        offset_prcb_current_thread=u16(0x2B4, "offset_prcb_current_thread"),
-        offset_prcb_proc_state_context=u16(0x2BC, "offset_prcb_proc_state_context"),
-        offset_prcb_number=u16(0x2BE, "offset_prcb_number"),
-        offset_prcb_context=u16(0x338, "offset_prcb_context"),
-        size_prcb=u16(0x2B0, "size_prcb"),
+        offset_prcb_current_thread=number(0x2B4, "offset_prcb_current_thread"),
+        offset_prcb_proc_state_context=number(0x2BC, "offset_prcb_proc_state_context"),
+        offset_prcb_number=number(0x2BE, "offset_prcb_number"),
+        offset_prcb_context=number(0x338, "offset_prcb_context"),
+        size_prcb=number(0x2B0, "size_prcb"),
+        offset_kthread_initial_stack=number(0x29E, "offset_kthread_initial_stack"),
+        # Windows 8 and later publish the KTHREAD stack bounds (u32 fields).
+        offset_kthread_stack_limit=number(0x340, "offset_kthread_stack_limit", 4),
+        offset_kthread_stack_base=number(0x344, "offset_kthread_stack_base", 4),
         source=source,
     )
 

@@ -12,7 +12,7 @@ from dumptriage.model import Anomaly
 
 # The code every triage-section problem is reported under: a header count/offset that
 # disagrees with the data it describes. (A dedicated code may replace it; see the report.)
-TRIAGE_SECTION_CODE = AnomalyCode.HEADER_INCONSISTENT
+TRIAGE_SECTION_CODE = AnomalyCode.TRIAGE_SECTION_INVALID
 
 PAGE_MASK = 0xFFF
 # The largest SizeOfImage we believe: ntoskrnl is ~16 MB, big display drivers ~100 MB.

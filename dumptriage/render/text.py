@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from tabulate import tabulate
 
 from dumptriage.dump.header import format_uptime
-from dumptriage.model import Anomaly, BugCheck, DumpInfo, Report, hex_addr
+from dumptriage.model import (
+    Anomaly,
+    BugCheck,
+    Culprit,
+    DumpInfo,
+    Frame,
+    Module,
+    Processor,
+    Report,
+    UnloadedModule,
+    hex_addr,
+    unix_to_iso,
+)
 
 
 def render_text(report: Report) -> str:
@@ -14,6 +28,15 @@ def render_text(report: Report) -> str:
         parts.append(_dump_section(report.dump))
     if report.bugcheck is not None:
         parts.append(_bugcheck_section(report.bugcheck))
+    parts.append(_culprit_section(report.culprit))
+    if report.processors:
+        parts.append(_processor_section(report.processors))
+    if report.stack:
+        parts.append(_stack_section(report.stack))
+    if report.modules:
+        parts.append(_module_section(report.modules))
+    if report.unloaded_modules:
+        parts.append(_unloaded_section(report.unloaded_modules))
     parts.append(_anomaly_section(report.anomalies))
     return "\n\n".join(parts) + "\n"
 
@@ -71,8 +94,83 @@ def _dump_section(dump: DumpInfo) -> str:
 def _bugcheck_section(bugcheck: BugCheck) -> str:
     data = bugcheck.to_dict()
     title = f"Bugcheck {data['code_hex']} {bugcheck.name or '(unknown code)'}"
-    rows = [(f"Arg{i}", value) for i, value in enumerate(data["args"], start=1)]
-    return title + "\n" + _indent(tabulate(rows, tablefmt="plain"))
+    explanation = bugcheck.explanation
+    if explanation is None:
+        plain = [(f"Arg{i}", value) for i, value in enumerate(data["args"], start=1)]
+        return title + "\n" + _indent(tabulate(plain, tablefmt="plain"))
+    rows = [(f"Arg{p['index']}", p["value"], p["interpretation"] or p["meaning"])
+            for p in data["parameters"]]
+    lines = [title, _indent(_wrap(explanation.description)), "",
+             _indent(tabulate(rows, tablefmt="plain"))]
+    if explanation.subtype is not None:
+        lines.append(_indent(f"Subtype: {explanation.subtype.summary or 'not in the catalogue'}"))
+    return "\n".join(lines)
+
+
+def _culprit_section(culprit: Culprit | None) -> str:
+    if culprit is None:
+        return "Probably caused by: no module could be blamed"
+    return f"Probably caused by: {culprit.module}\n" + _indent(_wrap(culprit.reason))
+
+
+def _processor_section(processors: tuple[Processor, ...]) -> str:
+    rows = [(p.index, hex_addr(p.prcb) or "-", hex_addr(p.thread) or "-",
+             hex_addr(p.ip) or "-", hex_addr(p.sp) or "-", _cpu_state(p))
+            for p in processors]
+    table = tabulate(rows, headers=("cpu", "KPRCB", "thread", "ip", "sp", "state"),
+                     tablefmt="simple", disable_numparse=True)
+    return "Processors\n" + _indent(table)
+
+
+def _cpu_state(processor: Processor) -> str:
+    states = [s for s, on in (("crashed", processor.crashed), ("HUNG", processor.hung)) if on]
+    if processor.context_source is None:
+        states.append("no saved registers")
+    return ", ".join(states) or "-"
+
+
+def _stack_section(frames: tuple[Frame, ...]) -> str:
+    rows = [(hex_addr(f.stack_address) or "-", hex_addr(f.address), f.symbol or "?", f.method)
+            for f in frames]
+    table = tabulate(rows, headers=("stack slot", "address", "where", "found by"),
+                     tablefmt="simple", disable_numparse=True)
+    note = ("Crashing thread's stack, without symbols: 'scan' entries are values on the "
+            "stack that point into module code (heuristic: some are stale); names are "
+            "the nearest export.")
+    return "Stack\n" + _indent(_wrap(note)) + "\n\n" + _indent(table)
+
+
+def _module_section(modules: tuple[Module, ...]) -> str:
+    rows = [(m.name, hex_addr(m.base), hex_addr(m.end), _timestamp_label(m),
+             m.module_class, m.vendor or "-", _pdb_label(m), m.version or "-")
+            for m in modules]
+    table = tabulate(rows, headers=("module", "base", "end", "timestamp (UTC)", "class",
+                                    "vendor", "pdb", "version"),
+                     tablefmt="simple", disable_numparse=True)
+    return f"Loaded modules ({len(modules)})\n" + _indent(table)
+
+
+def _timestamp_label(module: Module) -> str:
+    if module.timestamp_is_hash and module.timestamp is not None:
+        return f"hash {module.timestamp:08x}"
+    return unix_to_iso(module.timestamp) or "-"
+
+
+def _pdb_label(module: Module) -> str:
+    if module.pdb is None:
+        return "-"
+    return f"{module.pdb.name} {module.pdb.symbol_key}"
+
+
+def _unloaded_section(unloaded: tuple[UnloadedModule, ...]) -> str:
+    rows = [(u.name, hex_addr(u.start), hex_addr(u.end), u.unload_time or "-") for u in unloaded]
+    table = tabulate(rows, headers=("module", "start", "end", "unloaded at"),
+                     tablefmt="simple", disable_numparse=True)
+    return f"Unloaded modules ({len(unloaded)})\n" + _indent(table)
+
+
+def _wrap(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, width=86))
 
 
 def _anomaly_section(anomalies: tuple[Anomaly, ...]) -> str:

@@ -1,0 +1,71 @@
+"""'Probably caused by': the module to blame, always with the reason in words.
+
+Order of evidence, strongest first:
+1. a bugcheck argument that is the faulting instruction's address (fault_address.tsv):
+   the module holding that address;
+2. the first non-inbox module among the frames the walk trusts (the saved context and
+   the frame-pointer chain);
+3. the first non-inbox module among scanned frames (weaker: a raw scan also finds stale
+   return addresses).
+An inbox module can be the culprit through (1). Nothing found gives None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from dumptriage.catalogue.tsv import read_rows
+from dumptriage.dump.modules import ModuleMap
+from dumptriage.model import BugCheck, Culprit, Frame, Module
+
+TRUSTED = ("context", "frame_pointer")
+
+
+@cache
+def fault_address_args() -> dict[int, tuple[int, str]]:
+    """Stop code -> (argument number, what it holds)."""
+    return {int(code, 16): (int(arg), meaning) for code, arg, meaning, _ in
+            read_rows("fault_address.tsv")}
+
+
+def probable_culprit(bugcheck: BugCheck, frames: Sequence[Frame],
+                     modules: ModuleMap) -> Culprit | None:
+    return (_from_fault_address(bugcheck, modules)
+            or _from_frames(frames, modules, TRUSTED, "on the crashing thread's stack")
+            or _from_frames(frames, modules, ("scan",),
+                            "found by the raw stack scan (it may be a stale return address)"))
+
+
+def _from_fault_address(bugcheck: BugCheck, modules: ModuleMap) -> Culprit | None:
+    rule = fault_address_args().get(bugcheck.code)
+    if rule is None:
+        return None
+    arg, meaning = rule
+    address = bugcheck.args[arg - 1]
+    module = modules.find(address)
+    if module is None:
+        return None
+    name = bugcheck.name or f"bugcheck {bugcheck.code:#x}"
+    return Culprit(module.name, f"Arg{arg} of {name} is the {meaning}: {address:#x} lies in "
+                                f"{module.name} (+{address - module.base:#x})")
+
+
+def _from_frames(frames: Sequence[Frame], modules: ModuleMap, methods: tuple[str, ...],
+                 where: str) -> Culprit | None:
+    suspects: list[Module] = []
+    for frame in frames:
+        module = modules.find(frame.address) if frame.method in methods else None
+        if module is not None and module.module_class != "inbox" and module not in suspects:
+            suspects.append(module)
+    if not suspects:
+        return None
+    first = suspects[0]
+    kind = {"third_party": "third-party", "virtio": "virtio-win"}.get(
+        first.module_class, "unclassified (not known to ship with Windows)")
+    vendor = f" ({first.vendor})" if first.vendor else ""
+    if len(suspects) == 1:
+        return Culprit(first.name, f"{first.name}{vendor} is the only {kind} module {where}")
+    others = ", ".join(m.name for m in suspects[1:])
+    return Culprit(first.name, f"{first.name}{vendor} is the first {kind} module {where} "
+                               f"(also there: {others})")

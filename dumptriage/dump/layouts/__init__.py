@@ -1,0 +1,82 @@
+"""Per-build kernel structure offsets, kept as data in kernel.toml (one entry per build range)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import tomllib
+
+
+@dataclass(frozen=True)
+class LdrLayout:
+    """KLDR_DATA_TABLE_ENTRY offsets for one architecture."""
+
+    in_load_order_links: int
+    dll_base: int
+    size_of_image: int
+    full_dll_name: int
+    base_dll_name: int
+    checksum: int
+    timestamp: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KernelLayout:
+    """Fallback KPRCB/KTHREAD offsets for an (arch, build range)."""
+
+    id: str
+    arch: str
+    min_build: int
+    max_build: int
+    kpcr_to_prcb: int
+    prcb_current_thread: int
+    prcb_proc_state_context: int
+    kernel_stack_size: int
+    sources: tuple[str, ...]
+    kthread_initial_stack: int | None = None
+    kthread_stack_limit: int | None = None
+    kthread_stack_base: int | None = None
+
+
+@cache
+def _data() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("kernel.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def ldr_layout(arch: str) -> LdrLayout | None:
+    entry = _data()["ldr"].get(arch)
+    if entry is None:
+        return None
+    return LdrLayout(**{**entry, "sources": tuple(entry["sources"])})
+
+
+def all_layouts() -> tuple[KernelLayout, ...]:
+    return tuple(KernelLayout(**{**e, "sources": tuple(e["sources"])})
+                 for e in _data()["layout"])
+
+
+def kernel_layout(arch: str, build: int) -> KernelLayout | None:
+    """The layout whose build range holds ``build``; None for an unknown build."""
+    for layout in all_layouts():
+        if layout.arch == arch and layout.min_build <= build <= layout.max_build:
+            return layout
+    return None
+
+
+def nearest_layout(arch: str, build: int) -> KernelLayout | None:
+    """Best effort for an unknown build: the closest listed range of the same arch."""
+    same_arch = [layout for layout in all_layouts() if layout.arch == arch]
+    if not same_arch:
+        return None
+
+    def distance(layout: KernelLayout) -> int:
+        if build < layout.min_build:
+            return layout.min_build - build
+        return max(0, build - layout.max_build)
+
+    return min(same_arch, key=distance)
