@@ -1,32 +1,52 @@
 """Synthetic Windows kernel crash dump builder: an independent witness for the reader.
 
 It writes PAGEDUMP/PAGEDU64 containers (DumpType 1, 2, 3, 4, 5, 6, 8) with real page
-tables, using construct and its own literal offsets (layout.py, kernel_tables.py). It must
+tables, per-CPU KPRCB state, unloaded drivers, PE export/debug/version directories and
+triage minidump sections, using construct and its own literal offsets (layout.py, kernel_tables.py). It must
 never import the reader (dumptriage.dump, dumptriage.formats): DESIGN.md convention 2.
 """
 
 from dumptriage.synth.builder import build, write
-from dumptriage.synth.manifest import BuiltDump, BuiltModule, Mapping, PageSample
+from dumptriage.synth.manifest import (
+    BuiltCpu,
+    BuiltDump,
+    BuiltModule,
+    BuiltTriage,
+    BuiltUnloaded,
+    Mapping,
+    PageSample,
+)
 from dumptriage.synth.spec import (
+    CpuSpec,
     DumpSpec,
     ExceptionSpec,
     LargePageSpec,
     ModuleSpec,
+    Regs,
     SpecialPteSpec,
     StackSpec,
+    TriageSpec,
+    UnloadedDriverSpec,
 )
 
 __all__ = [
+    "BuiltCpu",
     "BuiltDump",
     "BuiltModule",
+    "BuiltTriage",
+    "BuiltUnloaded",
+    "CpuSpec",
     "DumpSpec",
     "ExceptionSpec",
     "LargePageSpec",
     "Mapping",
     "ModuleSpec",
     "PageSample",
+    "Regs",
     "SpecialPteSpec",
     "StackSpec",
+    "TriageSpec",
+    "UnloadedDriverSpec",
     "build",
     "write",
 ]

@@ -12,13 +12,16 @@ from typing import BinaryIO
 from dumptriage.synth import containers as C
 from dumptriage.synth import cpus as CPU
 from dumptriage.synth import defaults as D
+from dumptriage.synth import kernel_tables as K
 from dumptriage.synth import layout as L
+from dumptriage.synth import triage as T
 from dumptriage.synth.headers import HeaderInputs, Registers, dump_header
 from dumptriage.synth.kernel import KernelAddresses, KernelWriter, Pool
 from dumptriage.synth.manifest import (
     BuiltCpu,
     BuiltDump,
     BuiltModule,
+    BuiltTriage,
     BuiltUnloaded,
     Mapping,
     MappingKind,
@@ -46,6 +49,8 @@ class _Guest:
     labels: dict[str, int]  # sample label -> pa
     cpus: tuple[BuiltCpu, ...] = ()
     unloaded: tuple[BuiltUnloaded, ...] = ()
+    stack_base: int = 0  # the crashing thread's stack end (StackSpec.high)
+    triage: BuiltTriage | None = None
 
 
 def _mode(spec: DumpSpec) -> PagingMode:
@@ -113,6 +118,7 @@ def _lay_out(spec: DumpSpec) -> _Guest:
     else:
         g.cpus = CPU.write_cpus(kw, addrs, pool, spec.cpus, stack)
     g.unloaded = kw.write_unloaded(addrs, spec.unloaded_drivers, pool)
+    g.stack_base = stack.high
     if spec.triage is not None and spec.triage.header_context is not None:
         g.regs = Registers(*spec.triage.header_context)
     _label_kernel(g, stack.sp)
@@ -143,6 +149,9 @@ def _container(spec: DumpSpec, g: _Guest, hsize: int) -> C.Container:
     if t in (5, 6):
         present = mem.runs if t == 5 else touched
         return C.bitmap_container(t == 5, hsize, present, mem.highest_pfn)
+    if t == 4 and spec.triage is not None:
+        cont, g.triage = T.triage_container(_triage_inputs(spec, g, hsize))
+        return cont
     if t == 4:
         return C.triage_container(is64, hsize, spec.build, g.regs.sp)
     if t == 8:
@@ -150,6 +159,24 @@ def _container(spec: DumpSpec, g: _Guest, hsize: int) -> C.Container:
             raise ValueError("RDMP (DumpType 8) dumps are 64-bit only (§2.4)")
         return C.rdmp_container(hsize, touched)
     return C.Container(b"", None, (), None)  # type 3: header only
+
+
+def _triage_inputs(spec: DumpSpec, g: _Guest, hsize: int) -> T.TriageInputs:
+    assert spec.triage is not None
+    a = g.addrs
+    return T.TriageInputs(
+        is64=spec.arch == "x64", build=spec.build, hsize=hsize, vm=g.vm,
+        offsets=K.kernel_offsets(spec.arch == "x64", spec.build), kdbg_va=a.kdbg_va,
+        kdbg_size=a.kdbg_size, ki_processor_block=a.ki_processor_block, dtb=g.vm.dtb,
+        cpus=g.cpus, modules=g.modules, unloaded=g.unloaded, stack_base=g.stack_base,
+        spec=spec.triage)
+
+
+def _minidump_fields(spec: DumpSpec) -> int | None:
+    if spec.dump_type != 4:
+        return None
+    # minimal triage: CONTEXT | EXCEPTION are its only sections (§3.5)
+    return spec.triage.minidump_fields if spec.triage is not None else 0x3
 
 
 def _header(spec: DumpSpec, g: _Guest, required: int) -> bytes:
@@ -168,8 +195,7 @@ def _header(spec: DumpSpec, g: _Guest, required: int) -> bytes:
         product_type=spec.product_type, suite_mask=spec.suite_mask,
         attributes=spec.attributes, required_dump_space=required,
         uptime_100ns=spec.uptime_100ns, system_time=spec.system_time,
-        # triage: CONTEXT | EXCEPTION are the sections this minimal triage dump has (§3.5)
-        minidump_fields=0x3 if spec.dump_type == 4 else None,
+        minidump_fields=_minidump_fields(spec),
     ))
 
 
@@ -202,7 +228,7 @@ def _manifest(spec: DumpSpec, g: _Guest, hsize: int, cont: C.Container, size: in
         context_bp=g.regs.bp, first_page_offset=cont.first_page,
         bitmap_bits=cont.bitmap_bits, present=cont.present, ram_runs=g.mem.runs,
         mappings=tuple(g.mappings), samples=(), modules=g.modules, file_size=size,
-        required_dump_space=required, cpus=g.cpus, unloaded=g.unloaded,
+        required_dump_space=required, cpus=g.cpus, unloaded=g.unloaded, triage=g.triage,
         mm_unloaded_drivers=a.mm_unloaded_drivers,
         mm_last_unloaded_driver=a.mm_last_unloaded_driver,
     )

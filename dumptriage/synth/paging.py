@@ -158,3 +158,13 @@ class AddressSpace:
     @property
     def large_pages(self) -> tuple[tuple[int, int, int], ...]:
         return tuple(self._large)
+
+    def read(self, va: int, size: int) -> bytes:
+        """Bytes at a kernel VA from the builder's own bookkeeping; unmapped reads as zero."""
+        out = bytearray()
+        while len(out) < size:
+            cur = va + len(out)
+            n = min(PAGE - cur % PAGE, size - len(out))
+            pa = self.lookup(cur)
+            out += self.mem.read(pa, n) if pa is not None else bytes(n)
+        return bytes(out)

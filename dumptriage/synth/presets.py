@@ -8,12 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+from dumptriage.synth import story_x64 as X64
 from dumptriage.synth.spec import (
     CpuSpec,
     DumpSpec,
+    ExceptionSpec,
     LargePageSpec,
     ModuleSpec,
     StackSpec,
+    TriageSpec,
     UnloadedDriverSpec,
 )
 from dumptriage.synth.story import KE_BUGCHECK_EX, cpu1_stack, story_stack
@@ -243,4 +246,55 @@ def win10_x64_cpus() -> DumpSpec:
             UnloadedDriverSpec("WdBoot.sys", 0xFFFFF8048C820000, 0xFFFFF8048C82F000,
                                boot + timedelta(seconds=9)),
         ),
+    )
+
+
+def triage_x86_story() -> DumpSpec:
+    """The story as a Win7 x86 small memory dump: same modules, CPUs, stack, 0x101."""
+    return replace(win7_x86_pae_summary(), dump_type=4, triage=TriageSpec())
+
+
+def _triage_x64_modules() -> tuple[ModuleSpec, ...]:
+    nt, hal, kd, wdf, amdppm, ntfs = _win10_modules()
+    return (
+        replace(nt, exports=X64.NT_EXPORTS, version="10.0.19041.1415",
+                pdb=("ntkrnlmp.pdb", "B4C1F7A2-9E35-4D08-A1C6-3F2E8D7B5A90", 1)),
+        hal, kd,
+        replace(wdf, exports=(("WdfVersionBind", 0x6A2F0), ("WdfVersionUnbind", 0x6A6C0)),
+                pdb=("Wdf01000.pdb", "7E2A9C14-5B3D-4F61-8C07-D9A1E6F24B38", 1),
+                version="1.31.19041.1"),
+        replace(amdppm, pdb=("amdppm.pdb", "C3D85E0F-1A47-4B92-9E6D-0B7F2C4A8E15", 1),
+                version="10.0.19041.1"),
+        ntfs,
+    )
+
+
+def triage_x64_story() -> DumpSpec:
+    """Win10 19041 x64 small memory dump: 0x1000007E in amdppm.sys (story_x64.py).
+
+    Arg1 c0000005 (sign-extended as in the real file), Arg2 the faulting IP in amdppm,
+    Arg3/Arg4 the EXCEPTION_RECORD and CONTEXT on the stack. Header ContextRecord = the
+    exception context; CPU 0's KPRCB.Context = the KeBugCheckEx context; header
+    EXCEPTION_RECORD = the breakpoint KeBugCheck2 records at KeBugCheckEx (§12.1)."""
+    idle = X64.NT + 0x41A2C0  # synthetic: the other CPUs sit in the idle loop
+    return DumpSpec(
+        arch="x64", dump_type=4, build=19041, processors=4,
+        bugcheck=(0x1000007E, (0xFFFFFFFFC0000005, X64.FAULT_IP, X64.EXCEPTION_VA,
+                               X64.CONTEXT_VA)),
+        system_time=datetime(2021, 11, 20, 9, 41, 7, tzinfo=timezone.utc),
+        uptime_100ns=95_000_000, modules=_triage_x64_modules(), stack=X64.stack(),
+        prcb_vas=(0xFFFFF80478AD1180, 0xFFFF9B0002100180, 0xFFFF9B0002200180,
+                  0xFFFF9B0002300180),
+        cpus=(CpuSpec(), *(CpuSpec(stack=_x64_stack(0xFFFFD60F3C300000 + i * 0x10000,
+                                                      0x6F8, idle)) for i in range(3))),
+        unloaded_drivers=(
+            UnloadedDriverSpec("dam.sys", 0xFFFFF8048C800000, 0xFFFFF8048C813000,
+                               datetime(2021, 11, 20, 9, 39, 40, tzinfo=timezone.utc)),
+            UnloadedDriverSpec("hwpolicy.sys", 0xFFFFF8048C820000, 0xFFFFF8048C831000,
+                               datetime(2021, 11, 20, 9, 39, 41, tzinfo=timezone.utc)),
+            UnloadedDriverSpec("mcupdate.dll", 0xFFFFF8048C840000, 0xFFFFF8048C869000,
+                               datetime(2021, 11, 20, 9, 39, 41, tzinfo=timezone.utc)),
+        ),
+        exception=ExceptionSpec(code=0x80000003, flags=1, address=X64.KE_BUGCHECK_EX),
+        triage=TriageSpec(header_context=X64.exception_context()),
     )

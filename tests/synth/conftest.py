@@ -20,6 +20,8 @@ PRESETS: dict[str, Callable[[], DumpSpec]] = {
     "header_only_x64": P.header_only_x64,
     "rdmp_x64": P.rdmp_x64,
     "win10_x64_cpus": P.win10_x64_cpus,
+    "triage_x64_story": P.triage_x64_story,
+    "triage_x86_story": P.triage_x86_story,
 }
 # presets whose pages can be read back (types 1, 2, 5, 6)
 MEMORY_PRESETS = [n for n in PRESETS if not n.startswith(("triage", "header", "rdmp"))]
