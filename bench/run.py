@@ -147,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         s.results.write_text(text)
         print(f"written to {s.results}")
     if s.profile:
-        from bench import profile
+        from bench import profiling
 
-        profile.run(s.workdir, s.gib, s.reads)
-        profile.import_times(REPO)
+        profiling.run(s.workdir, s.gib, s.reads)
+        profiling.import_times(REPO)
     return 0
 
 
