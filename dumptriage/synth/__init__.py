@@ -2,8 +2,9 @@
 
 It writes PAGEDUMP/PAGEDU64 containers (DumpType 1, 2, 3, 4, 5, 6, 8) with real page
 tables, per-CPU KPRCB state, unloaded drivers, PE export/debug/version directories and
-triage minidump sections, using construct and its own literal offsets (layout.py, kernel_tables.py). It must
-never import the reader (dumptriage.dump, dumptriage.formats): DESIGN.md convention 2.
+triage minidump sections, using construct and its own literal offsets (layout.py,
+kernel_tables.py). It must never import the reader (dumptriage.dump,
+dumptriage.formats): DESIGN.md convention 2.
 """
 
 from dumptriage.synth.builder import build, write
