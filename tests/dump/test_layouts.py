@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from dumptriage.dump.layouts import all_layouts, kernel_layout, ldr_layout, nearest_layout
@@ -22,7 +24,7 @@ def test_build_ranges_do_not_overlap() -> None:
     for arch in ("x86", "x64"):
         ranges = sorted((lay.min_build, lay.max_build) for lay in all_layouts()
                         if lay.arch == arch)
-        for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(ranges):
             assert end < start
 
 
