@@ -113,8 +113,7 @@ def triage_container(is64: bool, hsize: int, build: int, top_of_stack: int) -> C
     """DumpType 4, minimal: TRIAGE_DUMP32/64 + the "TRGD" marker (§3.2-§3.4).
 
     Context and exception point at the header's own slots, as in the real Win10 file
-    (§12.1). Later sections (drivers, string pool, stack, KDBG copy, data blocks) go
-    between the triage header and the marker, each filling its *Offset field.
+    (§12.1). Used when DumpSpec.triage is None; triage.py writes the full content.
     """
     t = L.TRIAGE64 if is64 else L.TRIAGE32
     size = L.TRIAGE64_SIZE if is64 else L.TRIAGE32_SIZE

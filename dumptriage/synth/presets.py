@@ -72,6 +72,9 @@ NT_STORY_EXPORTS: tuple[tuple[str, int], ...] = (
     ("IofCallDriver", 0x83C49C1E - 0x63 - 0x83C13000),  # 0x36BBB
     ("ZwFlushBuffersFile", 0x83C4E7AD - 0x11 - 0x83C13000),  # 0x3B79C
     ("MmSetAddressRangeModified", 0x83C70CA0 - 0x205 - 0x83C13000),  # 0x5DA9B
+    # x86 ntoskrnl exports these two for the HAL's clock interrupt
+    ("KeUpdateSystemTime", 0x83C8D610 - 0x613 - 0x83C13000),  # 0x79FFD
+    ("KeUpdateRunTime", 0x83C8D763 - 0x145 - 0x83C13000),  # 0x7A61E
     ("CcFlushCache", 0x83C9ACDB - 0x294 - 0x83C13000),  # 0x87A47
     ("NtFlushBuffersFile", 0x83E1C4BB - 0x1D7 - 0x83C13000),  # 0x2092E4
     ("ExQueueWorkItem", 0x8A3C0),

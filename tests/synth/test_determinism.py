@@ -7,17 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from dumptriage.synth import DumpSpec, build, presets, write
+from dumptriage.synth import CpuSpec, DumpSpec, ModuleSpec, build, presets, write
 from dumptriage.synth.builder import MAX_IN_MEMORY
 
 
 @pytest.mark.parametrize("factory", [presets.win7_x86_pae_summary,
-                                     presets.win10_x64_bitmap_kernel, presets.rdmp_x64])
+                                     presets.win10_x64_bitmap_kernel, presets.rdmp_x64,
+                                     presets.triage_x64_story, presets.triage_x86_story,
+                                     presets.win10_x64_cpus])
 def test_two_builds_are_byte_identical(factory: object) -> None:
     assert callable(factory)
     a, b = build(factory()), build(factory())
     assert a.data == b.data
     assert a.samples == b.samples and a.mappings == b.mappings
+    assert a.triage == b.triage and a.cpus == b.cpus
 
 
 def test_write_equals_build(tmp_path: Path) -> None:
@@ -48,3 +51,12 @@ def test_build_refuses_huge_dumps() -> None:
 def test_rejects_unknown_dump_type() -> None:
     with pytest.raises(ValueError):
         build(DumpSpec(dump_type=7))
+
+
+def test_spec_errors_are_explicit() -> None:
+    with pytest.raises(ValueError, match="one CpuSpec per processor"):
+        build(DumpSpec(processors=2, cpus=(CpuSpec(),)))
+    bad = ModuleSpec(name="x.sys", path="x.sys", base=0xFFFFF80000000000, size=0x3000,
+                     exports=(("InHeader", 0x10),))
+    with pytest.raises(ValueError, match=r"exports outside \.text"):
+        build(DumpSpec(modules=(bad,)))

@@ -77,6 +77,8 @@ def test_story_exports_resolve_windbg_symbols() -> None:
     assert nearest(0x83E1C4BB) == "nt!NtFlushBuffersFile+0x1d7"
     assert nearest(0x83C4E7AD) == "nt!ZwFlushBuffersFile+0x11"
     assert nearest(0x83C9ACDB) == "nt!CcFlushCache+0x294"
+    assert nearest(0x83C8D763) == "nt!KeUpdateRunTime+0x145"
+    assert nearest(0x83C8D610) == "nt!KeUpdateSystemTime+0x613"
     assert b.context_ip == story.STORY_EIP
 
 
