@@ -14,6 +14,7 @@ from typing import Any
 from dumptriage.catalogue.tsv import data_path
 
 PARAMS_FILE = "bugcheck_params.toml"
+COMPILED_FILE = "bugcheck_params.json"
 ARG_COUNT = 4
 
 
@@ -97,29 +98,50 @@ def _code_params(code: int, raw: Mapping[str, Any]) -> CodeParams:
     )
 
 
-@lru_cache(maxsize=1)
-def _document() -> dict[str, Any]:
-    import tomllib  # only when the data is first needed, not at import
+def parse_toml() -> dict[str, Any]:
+    """The source of truth, parsed (tomllib; about 20 ms for this file)."""
+    import tomllib
 
     with open(data_path(PARAMS_FILE), "rb") as fh:
         return tomllib.load(fh)
 
 
 @lru_cache(maxsize=1)
+def _document() -> dict[str, Any]:
+    """The parsed document, from its JSON copy (bugcheck_params.json, under 1 ms to load).
+
+    The JSON is generated from the TOML by ``python -m dumptriage.catalogue.params`` and
+    committed; tests/catalogue/test_params_json.py fails when it is stale.
+    """
+    import json
+
+    try:
+        with open(data_path(COMPILED_FILE), encoding="utf-8") as fh:
+            document: dict[str, Any] = json.load(fh)
+            return document
+    except FileNotFoundError:
+        return parse_toml()
+
+
+def _build(key: str, raw_codes: Mapping[str, Any]) -> CodeParams:
+    raw = raw_codes[key]
+    base = raw_codes.get(raw["same_as"]) if "same_as" in raw else None
+    own = {k: v for k, v in raw.items() if k != "same_as"}
+    return _code_params(int(key, 16), _merge(own, base))
+
+
+@lru_cache(maxsize=1)
 def _all() -> dict[int, CodeParams]:
-    doc = _document()
-    raw_codes = {key: val for key, val in doc.items() if key.startswith("0x")}
-    out: dict[int, CodeParams] = {}
-    for key, raw in raw_codes.items():
-        base = raw_codes.get(raw["same_as"]) if "same_as" in raw else None
-        own = {k: v for k, v in raw.items() if k != "same_as"}
-        out[int(key, 16)] = _code_params(int(key, 16), _merge(own, base))
-    return out
+    raw_codes = {key: val for key, val in _document().items() if key.startswith("0x")}
+    return {int(key, 16): _build(key, raw_codes) for key in raw_codes}
 
 
+@lru_cache(maxsize=256)
 def params_for(code: int) -> CodeParams | None:
     """The argument table for ``code``, or None when the catalogue has none for it."""
-    return _all().get(code)
+    doc = _document()
+    key = f"{code:#x}"
+    return _build(key, doc) if key in doc else None
 
 
 def all_params() -> dict[int, CodeParams]:
@@ -139,3 +161,18 @@ def enum_names() -> list[str]:
 def meta() -> dict[str, Any]:
     """The ``[meta]`` table (schema version, sources)."""
     return dict(_document().get("meta", {}))
+
+
+def write_compiled() -> str:
+    """Regenerate bugcheck_params.json from the TOML; returns its path."""
+    import json
+
+    path = data_path(COMPILED_FILE)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(parse_toml(), fh, indent=1, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+    return path
+
+
+if __name__ == "__main__":
+    print(write_compiled())

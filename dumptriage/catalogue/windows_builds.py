@@ -5,7 +5,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+
+from dumptriage.catalogue.tsv import read_text
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class WindowsBuild:
 
 @cache
 def _table() -> tuple[WindowsBuild, ...]:
-    text = resources.files(__package__).joinpath("windows_builds.tsv").read_text("utf-8")
+    text = read_text("windows_builds.tsv")
     rows = []
     for line in text.splitlines():
         if not line or line.startswith("#"):

@@ -161,7 +161,7 @@ class CrashDump:
         self._check_required_size(layout.data_end)
         if layout.index is None:
             return
-        self.physical = PhysicalMemory(self._data, layout.index)
+        self.physical = PhysicalMemory(self._data, layout.index, self._file.fileno())
         mode = _paging_mode(info)
         if mode is not None and info.directory_table_base is not None:
             self._translator = Translator(mode, info.directory_table_base,
