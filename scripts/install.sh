@@ -26,12 +26,14 @@ apt_install() {
 }
 
 apt_install python3:python3
+# Debian splits venv/ensurepip into python3-venv.
+python3 -c 'import ensurepip' 2>/dev/null || apt_install __no_such_command__:python3-venv
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if [ $want_tests -eq 1 ]; then
   apt_install node:nodejs npm:npm virsh:libvirt-clients
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q '.[test]'
   npm ci --prefix formats --no-audit --no-fund --loglevel=error
 else
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q .
 fi
