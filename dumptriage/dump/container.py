@@ -183,12 +183,17 @@ class CrashDump:
         """KDDEBUGGER_DATA64, looked up once; None (and an anomaly) when unavailable."""
         if self._kdbg is False:
             self._kdbg = self._find_kdbg()
-            if self._kdbg is None:
+            if self._kdbg is None and self.has_memory:
                 self.anomalies.append(anomaly(
                     AnomalyCode.KDBG_UNAVAILABLE, "KdDebuggerDataBlock",
                     "no readable 'KDBG' block at KdDebuggerDataBlock or BugCheckParameter1 "
                     "(encoded, or its page is not in the dump)"))
         return self._kdbg if isinstance(self._kdbg, Kdbg) else None
+
+    @property
+    def has_memory(self) -> bool:
+        """False for header-only, range (RDMP) and encrypted dumps: nothing to read."""
+        return self.physical is not None or self.triage is not None
 
     def _find_kdbg(self) -> Kdbg | None:
         bits = self.info.pointer_bits
@@ -217,7 +222,7 @@ class CrashDump:
         """Modules, processors and stack, each computed on first use."""
         return KernelState(self.read_virtual_or_none, self.info, self.kdbg,
                            (self.bugcheck.code, self.bugcheck.args), self.header_registers,
-                           self._triage_sources())
+                           self._triage_sources(), has_memory=self.has_memory)
 
     def _triage_sources(self) -> TriageSources | None:
         if self.triage is None:

@@ -51,21 +51,23 @@ class KernelState:
 
     def __init__(self, read: ReadBytes, info: DumpInfo, kdbg: Kdbg | None,
                  bugcheck: tuple[int, tuple[int, ...]], header_regs: Registers | None,
-                 triage: TriageSources | None = None):
+                 triage: TriageSources | None = None, *, has_memory: bool = True):
         self._read = read
         self._info = info
         self._kdbg = kdbg
         self._code, self._args = bugcheck
         self._header_regs = header_regs
         self._triage = triage
+        self._has_memory = has_memory
         self.anomalies: list[Anomaly] = []
 
     # -- per-build layout ------------------------------------------------------------------
 
     @property
     def _decodable(self) -> bool:
-        """Processor state and stacks are decoded for x86 and x64 only (not ARM64 yet)."""
-        return self._info.arch in CONTEXT_SIZE
+        """Processor state and stacks are decoded for x86 and x64 only (not ARM64 yet), and
+        only when the dump holds memory at all (not header-only or range dumps)."""
+        return self._info.arch in CONTEXT_SIZE and self._has_memory
 
     @cached_property
     def layout(self) -> KernelLayout | None:
@@ -91,7 +93,7 @@ class KernelState:
         head = (self._kdbg.ps_loaded_module_list if self._kdbg else None) or \
             self._info.ps_loaded_module_list
         ldr = ldr_layout(self._info.arch)
-        if not head or ldr is None:
+        if not head or ldr is None or not self._has_memory:
             return [], {}
         entries, problems = walk_loaded_modules(self._read, head, self._info.pointer_bits, ldr)
         self.anomalies.extend(problems)
