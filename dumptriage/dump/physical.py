@@ -179,7 +179,7 @@ class PhysicalMemory:
     def read(self, pa: int, size: int) -> bytes:
         if pa < 0 or size < 0:
             raise ValueError("negative address or size")
-        parts = []
+        parts: list[bytes | memoryview] = []
         while size > 0:
             in_page = pa & (PAGE_SIZE - 1)
             take = min(size, PAGE_SIZE - in_page)
