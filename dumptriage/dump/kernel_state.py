@@ -150,7 +150,9 @@ class KernelState:
         crashed = (self.cpus[0].processor.index if self._triage is not None and self.cpus
                    else crashed_index(self.cpus, self._header_regs))
         hung, problems = hung_check(self._code, self._args, self.cpus)
-        self.anomalies.extend(problems)
+        if self._triage is None:
+            # A minidump copies only the crashing CPU: the hung one is simply not there.
+            self.anomalies.extend(problems)
         return [replace(s.processor, crashed=s.processor.index == crashed,
                         hung=s.processor.index == hung) for s in self.cpus]
 
