@@ -7,6 +7,7 @@ public ``dumptriage.analyze`` function.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +18,20 @@ from dumptriage.dump.container import open_dump
 from dumptriage.model import Module, Report, Source
 
 
-def analyze(path: str | os.PathLike[str]) -> Report:
-    """Read a kernel dump and report what it says. Raises DumpFormatError if unreadable."""
+def analyze(path: str | os.PathLike[str],
+            context: Sequence[str | os.PathLike[str]] = ()) -> Report:
+    """Read a kernel dump (and, optionally, the VM's host-side files) and report.
+
+    ``context`` takes domain XML, QEMU command lines and logs, libvirtd logs, Proxmox and
+    KubeVirt configs, host facts, folders of them and `dumptriage collect` bundles.
+    Raises DumpFormatError if the dump is unreadable, ContextParseError for a broken
+    context file.
+    """
+    host = None
+    if context:
+        from dumptriage.context import load_context
+
+        host = load_context([Path(p) for p in context])
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
         info = replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base else None)
@@ -35,6 +48,7 @@ def analyze(path: str | os.PathLike[str]) -> Report:
             processors=tuple(processors),
             stack=tuple(stack),
             culprit=culprit,
+            host=host,
             anomalies=tuple(dump.all_anomalies()),
         )
 

@@ -66,22 +66,29 @@ def cli() -> None:
 @cli.command()
 @click.argument("dump", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema v1).")
-def analyze(dump: str, as_json: bool) -> None:
+@click.option("--context", "context", multiple=True, type=click.Path(exists=True),
+              help="Host-side file, folder or `dumptriage collect` bundle for this VM "
+                   "(domain XML, QEMU command line or log, libvirtd log, Proxmox or "
+                   "KubeVirt config, host facts). Repeatable.")
+def analyze(dump: str, as_json: bool, context: tuple[str, ...]) -> None:
     """Read a Windows kernel crash dump and report what it says.
 
     DUMP is a MEMORY.DMP, a Minidump\\*.dmp or any other PAGEDUMP/PAGEDU64 file: full,
     kernel summary, bitmap (kernel, automatic, active, full) or triage dumps, 32- or
     64-bit. The report gives WinDbg's banner facts (dump type, OS build, processors,
-    crash time, uptime), the bugcheck code, its name and its four arguments at the
-    dump's width, the kernel's key addresses, and anomalies: odd but survivable facts
-    such as a truncated file, each with a stable code.
+    crash time, uptime), the bugcheck code, its name and what its four arguments mean,
+    the kernel's key addresses, the probable culprit with its reason, the processors
+    (which one crashed, which one hung), the crashing thread's stack without symbols,
+    the loaded and unloaded modules (class, PDB, version), and anomalies: odd but
+    survivable facts such as a truncated file, each with a stable code. With --context,
+    the VM's virtual hardware as read from its host-side files.
 
     \b
     Exit codes: 0 report printed; 2 the file is not a readable kernel dump.
     """
     from dumptriage.analysis import analyze as run_analysis
 
-    report = run_analysis(dump)
+    report = run_analysis(dump, context)
     if as_json:
         from dumptriage.render.json_out import render_json
 

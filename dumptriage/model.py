@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dumptriage.catalogue.interpret import Explanation
+    from dumptriage.context.model import VmConfig
 
 SCHEMA_VERSION = 1
 
@@ -309,6 +310,7 @@ class Report:
     processors: tuple[Processor, ...] = ()
     stack: tuple[Frame, ...] = ()
     culprit: Culprit | None = None
+    host: VmConfig | None = None  # the VM's virtual hardware, from --context files
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -321,5 +323,6 @@ class Report:
             "processors": [p.to_dict() for p in self.processors],
             "stack": [f.to_dict() for f in self.stack],
             "culprit": None if self.culprit is None else self.culprit.to_dict(),
+            "host": None if self.host is None else self.host.to_dict(),
             "anomalies": [a.to_dict() for a in self.anomalies],
         }

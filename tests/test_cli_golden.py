@@ -69,3 +69,18 @@ def test_story_sample_shows_the_story_facts(capsys: pytest.CaptureFixture[str]) 
     assert dump["ps_loaded_module_list"] == "0x83d5c4d0"
     assert (bug["code_hex"], bug["name"]) == ("0x00000101", "CLOCK_WATCHDOG_TIMEOUT")
     assert bug["args"] == ["0x00000061", "0x00000000", "0x807a3120", "0x00000001"]
+
+
+def test_analyze_with_context_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    story = "samples/win7-x86-clock-watchdog"
+    args = ["analyze", f"{story}/MEMORY.DMP", "--context", f"{story}/qemu-vm113.log",
+            "--context", f"{story}/vm113.xml"]
+    check_golden("analyze/story-with-context.txt", _run(capsys, *args))
+    out = _run(capsys, *args, "--json")
+    report = json.loads(out)
+    jsonschema.validate(report, SCHEMA)
+    check_golden("analyze/story-with-context.json", out)
+    # Oracle: qemu-vm113.log's command line (-cpu SandyBridge,..., -smp 2,sockets=1,cores=2).
+    host = report["host"]
+    assert host["machine"] == "pc-i440fx-xenial" and host["vcpus"] == 2
+    assert host["qemu_version"] == "2.5.0" and host["libvirt_version"] == "1.3.1"

@@ -37,6 +37,10 @@ def render_text(report: Report) -> str:
         parts.append(_module_section(report.modules))
     if report.unloaded_modules:
         parts.append(_unloaded_section(report.unloaded_modules))
+    if report.host is not None:
+        from dumptriage.cli_context import render_text as render_host
+
+        parts.append("Host (from --context)\n" + _indent(render_host(report.host).rstrip()))
     parts.append(_anomaly_section(report.anomalies))
     return "\n\n".join(parts) + "\n"
 

@@ -1,0 +1,5 @@
+"""`python -m dumptriage` runs the command line."""
+
+from dumptriage.cli import run
+
+run()
