@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dumptriage.catalogue.params import COMPILED_FILE, parse_toml, params_for
+from dumptriage.catalogue.params import COMPILED_FILE, params_for, parse_toml
 from dumptriage.catalogue.tsv import data_path
 
 
