@@ -233,7 +233,24 @@ class CrashDump:
         found += kernel_base_anomalies(modules, kern_base)
         unloaded, more = read_unloaded_drivers(self.triage, self._data, bits)
         self.anomalies.extend(found + more)
-        return TriageSources(modules=modules, unloaded=unloaded, prcb_copy=self._prcb_copy())
+        copy = self._prcb_copy()
+        return TriageSources(modules=modules, unloaded=unloaded, prcb_copy=copy,
+                             prcb_va=self._copy_va(copy))
+
+    def _copy_va(self, copy: bytes | None) -> int | None:
+        """The KPRCB copy's virtual address: the data block holding the same bytes.
+
+        The header does not give it, but Windows also saves the crashing CPU's KPRCB as a
+        data block (block 2 of the real Windows 10 minidump, dump-format.md section 12.1).
+        """
+        memory = self._triage_memory
+        if not copy or memory is None:
+            return None
+        probe = copy[:0x100]
+        for extent in memory.ranges():
+            if extent.size >= len(probe) and memory.read_or_none(extent.va, len(probe)) == probe:
+                return extent.va
+        return None
 
     def _prcb_copy(self) -> bytes | None:
         """The KPRCB copy: PrcbOffset up to the next section (bounded by the file)."""

@@ -24,6 +24,7 @@ from dumptriage.dump.modules import (
 from dumptriage.dump.pe_image import PeImage
 from dumptriage.dump.processors import (
     CpuState,
+    PrcbOffsets,
     crashed_index,
     hung_check,
     prcb_offsets,
@@ -44,6 +45,7 @@ class TriageSources:
     modules: list[Module]
     unloaded: list[UnloadedModule]
     prcb_copy: bytes | None
+    prcb_va: int | None = None
 
 
 class KernelState:
@@ -135,8 +137,7 @@ class KernelState:
             return []
         offsets = prcb_offsets(self._kdbg, self.layout)
         if self._triage is not None:
-            # Only the crashing CPU's KPRCB is copied into a minidump.
-            return triage_cpu(self._triage.prcb_copy, self._read, offsets, self._info)
+            return self._triage_cpus(offsets)
         if self._kdbg is None or not self._kdbg.ki_processor_block:
             return []
         states, problems = read_cpus(self._read, self._kdbg.ki_processor_block,
@@ -145,13 +146,40 @@ class KernelState:
         self.anomalies.extend(problems)
         return states
 
+    def _triage_cpus(self, offsets: PrcbOffsets) -> list[CpuState]:
+        """A minidump's CPUs: KiProcessorBlock when its data blocks hold it, else the copy.
+
+        Windows copies the crashing CPU's KPRCB (PrcbOffset); newer writers also save
+        KiProcessorBlock and every KPRCB as data blocks. A partial walk is normal here,
+        so its gaps are not anomalies.
+        """
+        assert self._triage is not None
+        if self._kdbg is not None and self._kdbg.ki_processor_block:
+            states, _ = read_cpus(self._read, self._kdbg.ki_processor_block,
+                                  self._info.processors, offsets, self._info.arch,
+                                  self._info.pointer_bits)
+            if states:
+                return states
+        states = triage_cpu(self._triage.prcb_copy, self._read, offsets, self._info)
+        return [replace(s, processor=replace(s.processor, prcb=self._triage.prcb_va))
+                for s in states]
+
+    def _crashed(self) -> int | None:
+        if self._triage is None:
+            return crashed_index(self.cpus, self._header_regs)
+        # In a minidump the crashing CPU is the one whose KPRCB was copied.
+        copied = self._triage.prcb_va
+        for state in self.cpus:
+            if len(self.cpus) == 1 or (copied and state.processor.prcb == copied):
+                return state.processor.index
+        return crashed_index(self.cpus, self._header_regs)
+
     @cached_property
     def processors(self) -> list[Processor]:
-        crashed = (self.cpus[0].processor.index if self._triage is not None and self.cpus
-                   else crashed_index(self.cpus, self._header_regs))
+        crashed = self._crashed()
         hung, problems = hung_check(self._code, self._args, self.cpus)
-        if self._triage is None:
-            # A minidump copies only the crashing CPU: the hung one is simply not there.
+        if self._triage is None or len(self.cpus) == self._info.processors:
+            # A minidump may hold only the crashing CPU: a missing hung CPU is normal there.
             self.anomalies.extend(problems)
         return [replace(s.processor, crashed=s.processor.index == crashed,
                         hung=s.processor.index == hung) for s in self.cpus]

@@ -175,7 +175,7 @@ class KernelWriter:
                 raise ValueError(f"{mod.name}: exports outside .text: {bad}")
         self.vm.write(mod.base, pe_header(
             is64=self.is64, base=mod.base, size=mod.size,
-            timestamp=mod.timestamp, checksum=mod.checksum, rd=rd))
+            timestamp=mod.timestamp, checksum=mod.checksum, rd=rd, low_code=mod.low_code_rva))
         if rd is None:
             return 1
         self.vm.write(mod.base + RDATA_RVA, rd.data)

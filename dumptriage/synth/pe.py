@@ -105,18 +105,23 @@ TEXT_FLAGS = 0x60000020  # CODE | EXECUTE | READ
 RDATA_FLAGS = 0x40000040  # INITIALIZED_DATA | READ
 
 
-def _sections(size: int, rd: RData | None) -> list[bytes]:
-    if rd is None:  # one .text from 0x1000, nothing stored in the file (the original layout)
-        return [_section(b".text", 0x1000, max(size - 0x1000, 0), 0, 0, TEXT_FLAGS)]
+def _sections(size: int, rd: RData | None, low_code: int | None = None) -> list[bytes]:
+    low = [] if low_code is None else [
+        # Code in the first page, right after the headers (small section alignment).
+        _section(b".text", low_code, 0x1000 - low_code, low_code, 0x1000 - low_code,
+                 TEXT_FLAGS)]
+    main_code = b"PAGE" if low else b".text"
+    if rd is None:  # one code section from 0x1000, nothing stored in the file
+        return [*low, _section(main_code, 0x1000, max(size - 0x1000, 0), 0, 0, TEXT_FLAGS)]
     # Rich image: file layout = memory layout (PointerToRawData = VirtualAddress), so the
     # image bytes read from memory are also a PE file pefile can parse.
     rsize, tsize = rd.text_rva - 0x1000, size - rd.text_rva
-    return [_section(b".rdata", 0x1000, rsize, 0x1000, rsize, RDATA_FLAGS),
-            _section(b".text", rd.text_rva, tsize, rd.text_rva, tsize, TEXT_FLAGS)]
+    return [*low, _section(b".rdata", 0x1000, rsize, 0x1000, rsize, RDATA_FLAGS),
+            _section(main_code, rd.text_rva, tsize, rd.text_rva, tsize, TEXT_FLAGS)]
 
 
 def pe_header(*, is64: bool, base: int, size: int, timestamp: int, checksum: int,
-              rd: RData | None = None) -> bytes:
+              rd: RData | None = None, low_code: int | None = None) -> bytes:
     """Headers of a native kernel image as they sit at its DllBase."""
     opt = _optional_header(is64)
     code = rd.text_rva if rd is not None else 0x1000
@@ -127,7 +132,8 @@ def pe_header(*, is64: bool, base: int, size: int, timestamp: int, checksum: int
         "Magic": 0x20B if is64 else 0x10B, "LinkerVersion": 0x0009,
         "SizeOfCode": max(size - code, 0), "SizeOfInitializedData": code - 0x1000,
         "SizeOfUninitializedData": 0, "AddressOfEntryPoint": code, "BaseOfCode": code,
-        "ImageBase": base, "SectionAlignment": 0x1000, "FileAlignment": 0x200,
+        "ImageBase": base, "SectionAlignment": 0x80 if low_code else 0x1000,
+        "FileAlignment": 0x80 if low_code else 0x200,
         "OsVersion": 0x00010006, "ImageVersion": 0x00010006, "SubsystemVersion": 0x00010006,
         "Win32VersionValue": 0, "SizeOfImage": size, "SizeOfHeaders": 0x400,
         "CheckSum": checksum, "Subsystem": 1,  # IMAGE_SUBSYSTEM_NATIVE
@@ -139,7 +145,7 @@ def pe_header(*, is64: bool, base: int, size: int, timestamp: int, checksum: int
     if not is64:
         common["BaseOfData"] = 0
     opt_bytes: bytes = opt.build(common)
-    sections = _sections(size, rd)
+    sections = _sections(size, rd, low_code)
     coff: bytes = COFF_HEADER.build({
         "Machine": 0x8664 if is64 else 0x14C, "NumberOfSections": len(sections),
         "TimeDateStamp": timestamp, "PointerToSymbolTable": 0, "NumberOfSymbols": 0,

@@ -59,7 +59,8 @@ def story_modules() -> tuple[ModuleSpec, ...]:
         _mod("netkvm.sys", 0x8C3A0000, 0x2C000, 0x53E9C4D2),
         # third party, no version resource: only its CodeView record
         replace(_mod("qutmdrv.sys", 0x93768000, 0x12000, 0x56A1B4C3),
-                pdb=("qutmdrv.pdb", "9A3D7E21-0C5B-4F18-B6E2-4F0A1D9C8B73", 1)),
+                pdb=("qutmdrv.pdb", "9A3D7E21-0C5B-4F18-B6E2-4F0A1D9C8B73", 1),
+                low_code_rva=0x380),
     )
 
 

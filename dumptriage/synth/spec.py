@@ -39,6 +39,10 @@ class ModuleSpec:
     exports: tuple[tuple[str, int], ...] = ()  # (name, RVA inside .text)
     pdb: tuple[str, str, int] | None = None  # CodeView RSDS: (PdbFileName, GUID, Age)
     version: str | None = None  # VS_VERSION_INFO FileVersion, e.g. "6.1.7601.18205"
+    # Old drivers linked with a small section alignment (/ALIGN:0x80) start their code
+    # inside the first page: qutmdrv+0x4db is a return address in the story's stack. Set
+    # this to the RVA of a first executable section that runs up to 0x1000.
+    low_code_rva: int | None = None
 
     @property
     def rich(self) -> bool:

@@ -86,7 +86,11 @@ def test_no_anomalies_on_a_clean_real_minidump(report: dict[str, Any]) -> None:
 def test_library_accessors(corpus: Path) -> None:
     with open_dump(corpus / "dumps" / "triage_x64.dmp") as dump:
         assert len(dump.modules) == 151
-        assert len(dump.processors) == 1 and dump.processors[0].crashed
+        # The data blocks hold KiProcessorBlock and all 16 KPRCBs; the copied KPRCB (the
+        # crashing CPU) is data block 2 at 0xfffff804782d4180 (dump-format.md 12.1).
+        assert len(dump.processors) == 16
+        crashed = [p for p in dump.processors if p.crashed]
+        assert [(p.index, p.prcb) for p in crashed] == [(0, 0xFFFFF804782D4180)]
         assert dump.stack()[0].method == "context"
         assert len(dump.unloaded_modules) == 4
 
