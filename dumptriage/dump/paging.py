@@ -34,6 +34,7 @@ _ADDR_MASK_64 = 0x000F_FFFF_FFFF_F000
 # caps the frame at 45 bits; kdmp-parser uses 12..47), so take the frame from 12..47.
 _TRANSITION_MASK_64 = 0x0000_FFFF_FFFF_F000
 _ADDR_MASK_32 = 0xFFFF_F000
+_TLB_ENTRIES = 1 << 16  # 64 Ki pages = 256 MiB of kernel space; about 5 MiB of dict
 
 
 class PagingMode(Enum):
@@ -67,6 +68,7 @@ class Translator:
 
     def __init__(self, mode: PagingMode, dtb: int, read_u32: ReadEntry, read_u64: ReadEntry):
         self.mode = mode
+        self._tlb: dict[int, int] = {}
         self._read_u32 = read_u32
         self._read_u64 = read_u64
         if mode is PagingMode.X64:
@@ -77,6 +79,23 @@ class Translator:
             self.root = dtb & _ADDR_MASK_32
 
     def translate(self, va: int) -> int:
+        """Physical address of ``va``; successful 4 KiB translations are cached.
+
+        Kernel structures are read many times from the same pages (a module's LDR entry,
+        names and PE headers), so a small TLB saves most walks. The dump never changes,
+        so the cache never goes stale; it is emptied when full to bound its memory.
+        """
+        page = va >> 12
+        cached = self._tlb.get(page)
+        if cached is not None:
+            return cached | (va & 0xFFF)
+        pa = self._walk(va)
+        if len(self._tlb) >= _TLB_ENTRIES:
+            self._tlb.clear()
+        self._tlb[page] = pa & ~0xFFF
+        return pa
+
+    def _walk(self, va: int) -> int:
         if self.mode is PagingMode.X64:
             return self._translate_x64(va)
         if va < 0 or va > 0xFFFF_FFFF:

@@ -31,6 +31,7 @@ PAGE_SHIFT = 12
 # 64 GiB guest (16M bits) needs 8192 counters (64 KiB) and a lookup pops at most 256 bytes.
 _RANK_BLOCK_BITS = 2048
 _RANK_BLOCK_BYTES = _RANK_BLOCK_BITS // 8
+_OFFSET_CACHE = 1 << 16  # bounded: emptied when full
 
 
 class PageIndex(Protocol):
@@ -158,15 +159,22 @@ class PhysicalMemory:
         self._data = data
         self.index = index
         self._fd = fd
+        self._offsets: dict[int, int] = {}  # pfn -> file offset; page tables hit it hard
 
     def page_offset(self, pfn: int) -> int:
-        """File offset of a present page; PageNotPresent otherwise."""
+        """File offset of a present page; PageNotPresent otherwise (results cached)."""
+        cached = self._offsets.get(pfn)
+        if cached is not None:
+            return cached
         offset = self.index.file_offset(pfn)
         if offset is None:
             raise PageNotPresent(pfn << PAGE_SHIFT, "page is not in the dump")
         if offset + PAGE_SIZE > len(self._data):
             raise PageNotPresent(pfn << PAGE_SHIFT,
                                  "page lies beyond the end of the truncated file")
+        if len(self._offsets) >= _OFFSET_CACHE:
+            self._offsets.clear()
+        self._offsets[pfn] = offset
         return offset
 
     def is_present(self, pa: int) -> bool:
