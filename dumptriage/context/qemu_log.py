@@ -103,10 +103,21 @@ def _classify(state: _State, time: str | None, text: str, line: int) -> None:
         state.event(time, "hyperv-error", m.group(0), line)
 
 
-def _is_command_start(text: str) -> bool:
-    return bool(split_command(text.rstrip("\\ "))) and (
-        re.match(r"^([A-Z_][A-Z0-9_]*=\S*\s+)*\S*(qemu|kvm)\S*(\s|$)", text) is not None
-        or re.match(r"^[A-Z_][A-Z0-9_]*=", text) is not None)
+ENV_OR_BINARY = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S*|\S*(?:qemu|kvm)\S*)(?:\s|$)")
+
+
+def _take_command(lines: list[str], i: int) -> tuple[str, int] | None:
+    """The command starting at lines[i] (joined over trailing-backslash continuations)
+    and the index after it, or None when lines[i] does not start a QEMU command."""
+    if not ENV_OR_BINARY.match(lines[i]):
+        return None
+    block = [lines[i]]
+    j = i + 1
+    while block[-1].rstrip().endswith("\\") and j < len(lines):
+        block.append(lines[j])
+        j += 1
+    text = "\n".join(block)
+    return (text, j) if split_command(text) else None
 
 
 def scan(text: str, source: str) -> _State:
@@ -121,12 +132,10 @@ def scan(text: str, source: str) -> _State:
         time, body = (m["ts"], m["rest"]) if m else (None, raw)
         if _banner(state, time, body, lineno):
             continue
-        if time is None and _is_command_start(raw):
-            cmd = [raw]
-            while cmd[-1].rstrip().endswith("\\") and i < len(lines):
-                cmd.append(lines[i])
-                i += 1
-            state.commands.append((lineno, "\n".join(cmd)))
+        taken = None if time is not None else _take_command(lines, i - 1)
+        if taken is not None:
+            state.commands.append((lineno, taken[0]))
+            i = taken[1]
             continue
         _classify(state, time, body, lineno)
     return state
