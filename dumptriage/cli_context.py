@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import IO, Any, NoReturn
 
 import click
 
@@ -19,9 +20,18 @@ from dumptriage.errors import DumptriageError
 EXIT_BAD_INPUT = 2
 
 
-def _fail(err: Exception) -> None:
-    click.echo(f"dumptriage: error: {' '.join(str(err).split())}", err=True)
-    raise click.exceptions.Exit(EXIT_BAD_INPUT)
+class BadInput(click.ClickException):
+    """Unusable input: one line on stderr and exit 2, under click's standalone mode and
+    under a caller that runs the group with ``standalone_mode=False`` and calls show()."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"dumptriage: error: {self.format_message()}", err=True)
+
+
+def _fail(err: Exception) -> NoReturn:
+    raise BadInput(" ".join(str(err).split())) from err
 
 
 def _hv(name: str, feat: HypervFeature) -> str:
@@ -137,7 +147,6 @@ def context_command(files: tuple[str, ...], as_json: bool) -> None:
         config = load_context(files)
     except DumptriageError as err:
         _fail(err)
-        return
     if as_json:
         click.echo(json.dumps(config.to_dict(), indent=2))
     else:
@@ -158,7 +167,6 @@ def collect_command(domain: str, uri: str | None, output: str | None) -> None:
         result = collect(domain, target, uri=uri)
     except (DumptriageError, OSError) as err:
         _fail(err)
-        return
     for note in result.notes:
         click.echo(f"dumptriage: note: {note}", err=True)
     click.echo(str(result.path))

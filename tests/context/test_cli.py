@@ -92,3 +92,14 @@ def test_hostile_xml_exit_2(tmp_path: Path) -> None:
 def test_no_files_is_usage_error() -> None:
     result = run("context")
     assert result.exit_code == 2
+
+
+def test_main_group_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    # Through the real group (dumptriage.cli.main, standalone_mode=False) as well.
+    from dumptriage.cli import main
+
+    assert main(["context", "/nonexistent/domain.xml"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "dumptriage: error: /nonexistent/domain.xml: no such file or directory\n"
+    assert main(["context", str(SHARED / "corpus/libvirt/hyperv.xml")]) == 0
