@@ -107,10 +107,15 @@ def _clock(spec: Mapping[str, Any]) -> ClockConfig | None:
     return ClockConfig(offset=offset, timers=timers)
 
 
+def _count(spec: Mapping[str, Any], key: str) -> int:
+    try:
+        return int(spec.get(key, 1))
+    except (TypeError, ValueError):
+        raise ValueError(f"cpu.{key}: {spec.get(key)!r} is not a number") from None
+
+
 def _cpu(spec: Mapping[str, Any]) -> tuple[CpuConfig, Topology, int]:
-    sockets = int(spec.get("sockets", 1))
-    cores = int(spec.get("cores", 1))
-    threads = int(spec.get("threads", 1))
+    sockets, cores, threads = (_count(spec, k) for k in ("sockets", "cores", "threads"))
     model = spec.get("model")
     features = {cpu_feature_name(str(f.get("name"))): str(f.get("policy", "require"))
                 for f in spec.get("features") or [] if isinstance(f, dict)}
@@ -197,7 +202,10 @@ def parse_kubevirt_yaml(text: str, source: str | Path) -> VmConfig:
     specs = [s for doc in docs for s in _vm_specs(doc)]
     if not specs:
         raise ContextParseError(source, None, "no VirtualMachine or VirtualMachineInstance")
-    config = _from_spec(*specs[0], str(source))
+    try:
+        config = _from_spec(*specs[0], str(source))
+    except ValueError as err:
+        raise ContextParseError(source, None, str(err)) from err
     if len(specs) > 1:
         config = config.with_(notes=(*config.notes, Note(
             "several-vms", str(source), f"{len(specs)} VMs in the file; the first is used")))

@@ -32,6 +32,7 @@ from dumptriage.context.model import (
 )
 from dumptriage.context.names import cpu_feature_name
 from dumptriage.context.qemu_opts import parse_kv
+from dumptriage.errors import ContextParseError
 
 # Helpers.pm windows_version(): ostype -> Windows major version (0 = not Windows).
 WINDOWS_VERSION = {
@@ -194,11 +195,18 @@ def _clock(conf: dict[str, str], winver: int, machine: Version | None) -> ClockC
     return ClockConfig(offset="localtime" if localtime == "1" else None, timers=timers)
 
 
-def _topology(conf: dict[str, str]) -> tuple[int, int, Topology]:
-    sockets = int(conf.get("sockets", "1"))
-    cores = int(conf.get("cores", "1"))
+def _num(conf: dict[str, str], key: str, default: int, source: str) -> int:
+    try:
+        return int(conf.get(key, str(default)))
+    except ValueError:
+        raise ContextParseError(source, None, f"{key}: {conf[key]!r} is not a number") from None
+
+
+def _topology(conf: dict[str, str], source: str) -> tuple[int, int, Topology]:
+    sockets = _num(conf, "sockets", 1, source)
+    cores = _num(conf, "cores", 1, source)
     maximum = sockets * cores
-    return int(conf.get("vcpus", str(maximum))), maximum, Topology(sockets, cores, 1)
+    return _num(conf, "vcpus", maximum, source), maximum, Topology(sockets, cores, 1)
 
 
 def parse_proxmox_conf(text: str, source: str | Path, *, host_cpu_vendor: str | None = None,
@@ -225,7 +233,7 @@ def parse_proxmox_conf(text: str, source: str | Path, *, host_cpu_vendor: str | 
         # hv_time is the hypervclock timer (libvirt's name for the same thing).
         clock = ClockConfig(clock.offset, clock.start,
                             {**clock.timers, "hypervclock": Timer("hypervclock", present=True)})
-    vcpus, max_vcpus, topology = _topology(conf)
+    vcpus, max_vcpus, topology = _topology(conf, src)
     uuid = parse_kv(conf.get("smbios1", "")).get("uuid")
     config = VmConfig(
         sources=(src,),
@@ -242,7 +250,7 @@ def parse_proxmox_conf(text: str, source: str | Path, *, host_cpu_vendor: str | 
         kvm_hidden=True if hidden or gpu else None,
         kvm_features=kvm_feats,
         clock=clock,
-        memory_kib=int(conf.get("memory", "512")) * 1024,
+        memory_kib=_num(conf, "memory", 512, src) * 1024,
         hugepages=True if conf.get("hugepages") else None,
         devices=devices,
         firmware="efi" if conf.get("bios") == "ovmf" else "bios",

@@ -80,6 +80,7 @@ def parse_cpu(text: str, where: str) -> CpuArg:
     vendor: str | None = None
     migratable: bool | None = None
     tsc: int | None = None
+    notes: list[Note] = []
     for item in items[1:]:
         sign = item[0] if item[0] in "+-" else ""
         raw_name, eq, raw_value = item[len(sign):].partition("=")
@@ -104,12 +105,15 @@ def parse_cpu(text: str, where: str) -> CpuArg:
         elif name == "migratable":
             migratable = truthy(value or "on")
         elif name in ("tsc-frequency", "tsc-freq") and value is not None:
-            tsc = int(float(value))
+            try:
+                tsc = int(float(value))
+            except ValueError:
+                notes.append(Note("bad-value", where, f"-cpu {item}"))
         elif name not in CPU_SETTINGS:
             on = sign != "-" and (value is None or truthy(value))
             features[name] = "on" if on else "off"
     unknown = [k for k in hv if k not in QEMU_HYPERV]
-    notes = [Note("unrecognised", where, f"-cpu hv-{k}") for k in unknown]
+    notes += [Note("unrecognised", where, f"-cpu hv-{k}") for k in unknown]
     if model == "host":
         mode, model = "host-passthrough", None
     elif model == "max":

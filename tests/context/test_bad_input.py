@@ -64,3 +64,26 @@ def test_unknown_elements_are_notes() -> None:
         ("unrecognised", "odd.xml:6", "<devices><flux-capacitor>"),
     ]
     assert c.hyperv is not None and c.hyperv.is_on("relaxed")
+
+
+def test_proxmox_bad_number() -> None:
+    from dumptriage.context.proxmox import parse_proxmox_conf
+
+    with pytest.raises(ContextParseError, match="cores: 'two' is not a number"):
+        parse_proxmox_conf("ostype: win10\ncores: two\n", "100.conf")
+
+
+def test_kubevirt_bad_number() -> None:
+    from dumptriage.context.kubevirt import parse_kubevirt_yaml
+
+    text = "kind: VirtualMachineInstance\nspec:\n  domain:\n    cpu: {sockets: '{{ n }}'}\n"
+    with pytest.raises(ContextParseError, match=r"cpu\.sockets"):
+        parse_kubevirt_yaml(text, "vmi.yaml")
+
+
+def test_bad_tsc_frequency_is_a_note() -> None:
+    from dumptriage.context.qemu_argv import parse_cpu
+
+    arg = parse_cpu("host,tsc-frequency=fast", "t")
+    assert arg.cpu.tsc_frequency is None
+    assert [n.code for n in arg.notes] == ["bad-value"]
