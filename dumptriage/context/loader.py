@@ -29,7 +29,15 @@ def parse_text(text: str, source: str, kind: str | None = None) -> tuple[str, Vm
         raise ContextParseError(source, None, "not a recognised host-side file (domain XML, "
                                 "QEMU command line or log, libvirtd log, Proxmox config, "
                                 "KubeVirt YAML, host facts)")
-    return kind, parser(text, source)
+    try:
+        return kind, parser(text, source)
+    except ContextParseError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as err:
+        # A parser met content it did not expect: still one line for the user, never a
+        # traceback (the CLI contract), and the file named.
+        raise ContextParseError(source, None, f"could not read as {kind}: "
+                                f"{type(err).__name__}: {err}") from err
 
 
 def _read(path: Path) -> bytes:
