@@ -103,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (tests call this)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="dumptriage", standalone_mode=False)
+        # Without standalone mode click returns a command's ctx.exit() code instead of
+        # exiting; a command that simply returns gives None.
+        returned = cli.main(args=args, prog_name="dumptriage", standalone_mode=False)
     except DumptriageError as err:
         click.echo(f"dumptriage: error: {err}", err=True)
         return EXIT_UNUSABLE_INPUT
@@ -118,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         click.echo(f"dumptriage: error: {err.filename or ''}: {err.strerror or err}", err=True)
         return EXIT_UNUSABLE_INPUT
-    return EXIT_OK
+    return returned if isinstance(returned, int) else EXIT_OK
 
 
 def run() -> None:
