@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kaitaistruct
 
@@ -27,15 +27,6 @@ from dumptriage.dump.layout import build_layout
 from dumptriage.dump.paging import PagingMode, Translator
 from dumptriage.dump.physical import PhysicalMemory
 from dumptriage.dump.sniff import sniff
-from dumptriage.dump.triage import (
-    TriageHeader,
-    debugger_data_copy,
-    read_triage_header,
-    triage_anomalies,
-)
-from dumptriage.dump.triage_drivers import kernel_base_anomalies, read_drivers
-from dumptriage.dump.triage_memory import DataPage, TriageMemory, build_triage_memory
-from dumptriage.dump.triage_unloaded import read_unloaded_drivers
 from dumptriage.errors import DumpFormatError, PageNotPresent, UnsupportedDump
 from dumptriage.formats.windows_crash_dump import WindowsCrashDump
 from dumptriage.model import (
@@ -47,6 +38,10 @@ from dumptriage.model import (
     Processor,
     UnloadedModule,
 )
+
+if TYPE_CHECKING:  # the triage readers load only when a triage dump is opened
+    from dumptriage.dump.triage import TriageHeader
+    from dumptriage.dump.triage_memory import DataPage, TriageMemory
 
 _ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
 
@@ -144,6 +139,8 @@ class CrashDump:
                 "ARM64: header, bugcheck and triage facts are read; page tables, processor "
                 "state and stacks are not decoded for ARM64 yet"))
         if info.dump_type_code == 4:
+            from dumptriage.dump.triage import read_triage_header, triage_anomalies
+
             self.triage = read_triage_header(str(self.path), raw)
             self.anomalies.extend(triage_anomalies(self.triage, self._data))
             # RequiredDumpSpace of a minidump is not its size (real files disagree with
@@ -198,6 +195,8 @@ class CrashDump:
     def _find_kdbg(self) -> Kdbg | None:
         bits = self.info.pointer_bits
         if self.triage is not None:
+            from dumptriage.dump.triage import debugger_data_copy
+
             blob = debugger_data_copy(self.triage, self._data, MAX_KDBG_LEN)
             copy_va = self.info.kd_debugger_data_block or 0
             return parse_kdbg(blob, copy_va, bits, "triage copy") if blob else None
@@ -227,6 +226,9 @@ class CrashDump:
     def _triage_sources(self) -> TriageSources | None:
         if self.triage is None:
             return None
+        from dumptriage.dump.triage_drivers import kernel_base_anomalies, read_drivers
+        from dumptriage.dump.triage_unloaded import read_unloaded_drivers
+
         bits = self.info.pointer_bits
         modules, found = read_drivers(self.triage, self._data, bits)
         kern_base = self.kdbg.kern_base if self.kdbg else None
@@ -266,6 +268,8 @@ class CrashDump:
     def _triage_memory(self) -> TriageMemory | None:
         if self.triage is None:
             return None
+        from dumptriage.dump.triage_memory import build_triage_memory
+
         memory, found = build_triage_memory(
             self.triage, self._data, pointer_bits=self.info.pointer_bits,
             kdbg_va=self.info.kd_debugger_data_block, data_page=self._data_page())
@@ -273,6 +277,8 @@ class CrashDump:
         return memory
 
     def _data_page(self) -> DataPage:
+        from dumptriage.dump.triage_memory import DataPage
+
         t = self._raw.triage_dump
         return DataPage(int(t.data_page_address), int(t.ofs_data_page), int(t.len_data_page))
 
