@@ -334,6 +334,8 @@ class CrashDump:
         """Kernel virtual memory: page tables, or a triage dump's stack and data blocks."""
         if self._triage_memory is not None:
             return self._triage_memory.read(va, size)
+        if (va & 0xFFF) + size <= 0x1000:
+            return self.read_physical(self.translate(va), size)
         parts = []
         while size > 0:
             take = min(size, 0x1000 - (va & 0xFFF))

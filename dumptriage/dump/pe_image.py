@@ -68,14 +68,16 @@ class PeImage:
 
 def read_pe(read: ReadBytes, base: int) -> PeImage | None:
     """Parse the headers of the image at ``base``; None when they are not in the dump."""
-    dos = read(base, 0x40)
-    if dos is None or dos[:2] != b"MZ":
+    # DOS, NT and section headers all live in the first page; a minidump data block may
+    # hold only SizeOfHeaders (0x400 is the usual file alignment) of it.
+    first = read(base, 0x1000) or read(base, 0x400)
+    if first is None or first[:2] != b"MZ":
         return None
-    e_lfanew = struct.unpack_from("<I", dos, 0x3C)[0]
-    if not 0x40 <= e_lfanew <= 0x1000 - 0x18:
+    e_lfanew = struct.unpack_from("<I", first, 0x3C)[0]
+    if not 0x40 <= e_lfanew <= len(first) - 0x108:
         return None
-    head = read(base + e_lfanew, 0x18 + 0xF0)
-    if head is None or head[:4] != b"PE\0\0":
+    head = first[e_lfanew : e_lfanew + 0x18 + 0xF0]
+    if head[:4] != b"PE\0\0":
         return None
     machine, nsections, timestamp = struct.unpack_from("<HHI", head, 4)
     opt_size = struct.unpack_from("<H", head, 0x14)[0]
@@ -85,12 +87,23 @@ def read_pe(read: ReadBytes, base: int) -> PeImage | None:
         return None
     size_of_image, checksum = struct.unpack_from("<I4xI", optional, 0x38)
     directories = _directories(optional, magic)
-    sections = _sections(read, base + e_lfanew + 0x18 + opt_size, min(nsections, _MAX_SECTIONS))
+    sections = _sections(_slicer(first, base), base + e_lfanew + 0x18 + opt_size,
+                         min(nsections, _MAX_SECTIONS))
     image = PeImage(base=base, size_of_image=size_of_image, timestamp=timestamp,
                     checksum=checksum, machine=machine, sections=sections,
                     directories=directories)
     image.pdb = _codeview(read, image)
     return image
+
+
+def _slicer(page: bytes, base: int) -> ReadBytes:
+    """Reads served from the already-read first page (the section table is in it)."""
+
+    def read(va: int, size: int) -> bytes | None:
+        start = va - base
+        return page[start : start + size] if start >= 0 and start + size <= len(page) else None
+
+    return read
 
 
 def _directories(optional: bytes, magic: int) -> tuple[tuple[int, int], ...]:

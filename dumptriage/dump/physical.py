@@ -32,6 +32,7 @@ PAGE_SHIFT = 12
 _RANK_BLOCK_BITS = 2048
 _RANK_BLOCK_BYTES = _RANK_BLOCK_BITS // 8
 _OFFSET_CACHE = 1 << 16  # bounded: emptied when full
+_SMALL_READ = 512  # up to this many bytes within one page: read from the mapping
 
 
 class PageIndex(Protocol):
@@ -187,6 +188,12 @@ class PhysicalMemory:
     def read(self, pa: int, size: int) -> bytes:
         if pa < 0 or size < 0:
             raise ValueError("negative address or size")
+        in_page = pa & (PAGE_SIZE - 1)
+        if in_page + size <= PAGE_SIZE and size <= _SMALL_READ:
+            # Kernel structures (LDR entries, names, PE headers): one page, a few hundred
+            # bytes; a slice of the mapping costs less than a system call.
+            base = self.page_offset(pa >> PAGE_SHIFT) + in_page
+            return bytes(self._data[base : base + size])
         parts: list[bytes | memoryview] = []
         while size > 0:
             in_page = pa & (PAGE_SIZE - 1)
