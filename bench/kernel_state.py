@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dumptriage import open_dump
-from dumptriage.synth import ModuleSpec, presets, write
+from dumptriage.synth import ModuleSpec, StackSpec, presets, write
 
 DRIVERS = 0xFFFFF80480000000
 
@@ -39,7 +39,19 @@ def spec_with_modules(count: int) -> presets.DumpSpec:  # type: ignore[name-defi
             checksum=0x1000 + i, pdb=(f"drv{i:03d}.pdb",
                                       f"{i:08X}-1111-2222-3333-444455556666", 1),
             version=f"10.0.19041.{i}"))
-    return dataclasses.replace(base, modules=tuple(modules), dump_type=6)
+    return dataclasses.replace(base, modules=tuple(modules), dump_type=6,
+                               stack=_full_stack(modules))
+
+
+def _full_stack(modules: list[ModuleSpec]) -> StackSpec:
+    """The crashing thread's whole 24 KiB stack, one code address in every four slots."""
+    high = 0xFFFF850429892000
+    sp = high - 0x6000 + 0x10
+    slots = (0x6000 - 0x10) // 8
+    values = tuple(modules[i % len(modules)].base + 0x1000 + 8 * i if i % 4 == 0 else i
+                   for i in range(slots))
+    return StackSpec(low=high - 0x6000, high=high, sp=sp, ip=modules[0].base + 0x1000,
+                     bp=0, values=values)
 
 
 def measure(path: Path, repeats: int) -> tuple[float, int, int, int]:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the triage readers load only when a triage dump is opened
     from dumptriage.dump.triage import TriageHeader
     from dumptriage.dump.triage_memory import DataPage, TriageMemory
 
+_PAGE_CACHE = 256
 _ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
 
 
@@ -85,6 +86,7 @@ class CrashDump:
         self.triage: TriageHeader | None = None
         self._translator: Translator | None = None
         self._kdbg: Kdbg | bool | None = False  # False: not looked for yet
+        self._pages: dict[int, bytes] = {}
         self._index_pages(raw)
 
     def _dump_info(self, raw: Any, h: Any) -> DumpInfo:
@@ -335,7 +337,8 @@ class CrashDump:
         if self._triage_memory is not None:
             return self._triage_memory.read(va, size)
         if (va & 0xFFF) + size <= 0x1000:
-            return self.read_physical(self.translate(va), size)
+            offset = va & 0xFFF
+            return self._virtual_page(va >> 12)[offset : offset + size]
         parts = []
         while size > 0:
             take = min(size, 0x1000 - (va & 0xFFF))
@@ -343,6 +346,17 @@ class CrashDump:
             va += take
             size -= take
         return b"".join(parts)
+
+    def _virtual_page(self, page: int) -> bytes:
+        """One 4 KiB virtual page, cached: kernel structures are read field by field from
+        the same pages (an LDR entry, its names, a PE header, a resource tree)."""
+        cached = self._pages.get(page)
+        if cached is None:
+            cached = self.read_physical(self.translate(page << 12), 0x1000)
+            if len(self._pages) >= _PAGE_CACHE:
+                self._pages.clear()  # bounded: 256 pages = 1 MiB
+            self._pages[page] = cached
+        return cached
 
     def read_virtual_or_none(self, va: int, size: int) -> bytes | None:
         try:
