@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dumptriage.model import Anomaly
+
 ON_POLICIES = frozenset({"require", "force", "on"})
 OFF_POLICIES = frozenset({"disable", "forbid", "off"})
 
@@ -37,16 +39,9 @@ def feature_enabled(policy: str) -> bool | None:
     return None
 
 
-@dataclass(frozen=True)
-class Note:
-    """Something a parser noticed but could not (or need not) turn into a field."""
-
-    code: str
-    where: str
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "where": self.where, "detail": self.detail}
+# Something a parser noticed but could not (or need not) turn into a field: the same
+# typed record as a dump anomaly (code, where, detail), so both render alike.
+Note = Anomaly
 
 
 @dataclass(frozen=True)
