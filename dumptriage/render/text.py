@@ -38,7 +38,7 @@ def render_text(report: Report) -> str:
     if report.unloaded_modules:
         parts.append(_unloaded_section(report.unloaded_modules))
     if report.host is not None:
-        from dumptriage.cli_context import render_text as render_host
+        from dumptriage.render.host_text import render_text as render_host
 
         parts.append("Host (from --context)\n" + _indent(render_host(report.host).rstrip()))
     parts.append(_anomaly_section(report.anomalies))

@@ -1,0 +1,107 @@
+"""The text view of a VmConfig (`dumptriage context`, and the Host section of `analyze`)."""
+
+from __future__ import annotations
+
+from dumptriage.context.model import HypervFeature, VmConfig
+
+
+def _hv(name: str, feat: HypervFeature) -> str:
+    if feat.value is None:
+        return name
+    if name == "spinlocks" and isinstance(feat.value, int):
+        return f"spinlocks={feat.value} ({feat.value:#x})"
+    return f"{name}={feat.value}"
+
+
+def _cpu_line(config: VmConfig) -> str:
+    cpu = config.cpu
+    if cpu is None:
+        return "unknown"
+    head = " ".join(x for x in (cpu.mode, cpu.model) if x)
+    feats = " ".join(("+" if p in ("on", "require", "force") else
+                      "-" if p in ("off", "disable", "forbid") else "?") + n
+                     for n, p in sorted(cpu.features.items()))
+    return f"{head}  {feats}".rstrip()
+
+
+def _hyperv_line(config: VmConfig) -> str:
+    hv = config.hyperv
+    if hv is None:
+        return "none"
+    on = [_hv(n, f) for n, f in sorted(hv.features.items()) if f.state == "on"]
+    off = [n for n, f in sorted(hv.features.items()) if f.state == "off"]
+    text = f"{hv.mode}: {', '.join(on) or '-'}"
+    return text + (f"  (off: {', '.join(off)})" if off else "")
+
+
+def _clock_line(config: VmConfig) -> str:
+    clock = config.clock
+    if clock is None:
+        return "default"
+    timers = []
+    for name, t in sorted(clock.timers.items()):
+        parts = [f"present={'yes' if t.present else 'no'}"] if t.present is not None else []
+        parts += [f"tickpolicy={t.tickpolicy}"] if t.tickpolicy else []
+        parts += [f"frequency={t.frequency}"] if t.frequency else []
+        timers.append(f"{name}({', '.join(parts)})" if parts else name)
+    offset = clock.offset or "default"
+    if clock.start:
+        offset += f" {clock.start}"
+    return f"offset {offset}; timers: {', '.join(timers) or 'none'}"
+
+
+def _devices_line(config: VmConfig) -> str:
+    dev = config.devices
+    if dev is None:
+        return "unknown"
+    disks = ", ".join(f"{d.bus or '?'} {d.device}" for d in dev.disks) or "none"
+    nics = ", ".join(n.model or "?" for n in dev.nics) or "none"
+    parts = [f"disks: {disks}", f"nics: {nics}", f"video: {', '.join(dev.video) or 'none'}",
+             f"balloon: {dev.balloon or '?'}", f"panic: {', '.join(dev.panic) or 'none'}"]
+    if dev.hostdev:
+        parts.append(f"hostdev: {', '.join(dev.hostdev)}")
+    return "; ".join(parts)
+
+
+def _topology(config: VmConfig) -> str:
+    t = config.topology
+    counts = f"{config.vcpus if config.vcpus is not None else '?'}"
+    if config.max_vcpus not in (None, config.vcpus):
+        counts += f" (max {config.max_vcpus})"
+    if t is None:
+        return counts
+    return f"{counts}: {t.sockets} sockets x {t.cores} cores x {t.threads} threads"
+
+
+def _yes(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def render_text(config: VmConfig) -> str:
+    rows = [
+        ("VM", f"{config.name or '?'} ({config.hypervisor or '?'}, {config.stack or '?'})"),
+        ("Sources", ", ".join(config.sources)),
+        ("Versions", f"QEMU {config.qemu_version or '?'}, libvirt {config.libvirt_version or '?'}"),
+        ("Machine", config.machine or "?"),
+        ("Guest OS", config.guest_os_hint or "?"),
+        ("vCPUs", _topology(config)),
+        ("CPU", _cpu_line(config)),
+        ("Hyper-V", _hyperv_line(config)),
+        ("KVM hidden", _yes(config.kvm_hidden)),
+        ("Clock", _clock_line(config)),
+        ("Memory", "?" if config.memory_kib is None else f"{config.memory_kib // 1024} MiB"),
+        ("Devices", _devices_line(config)),
+        ("On crash", config.on_crash or "?"),
+    ]
+    if config.host is not None:
+        h = config.host
+        rows.append(("Host", f"{h.hostname or '?'}, {h.pcpus or '?'} pCPUs, "
+                             f"{h.cpu_model or '?'}, kernel {h.kernel or '?'}"))
+    lines = [f"{k:<11} {v}" for k, v in rows]
+    if config.events:
+        lines.append(f"Events ({len(config.events)})")
+        lines += [f"  {e.time or '-':<28} {e.kind:<20} {e.detail}" for e in config.events]
+    if config.notes:
+        lines.append(f"Notes ({len(config.notes)})")
+        lines += [f"  {n.code:<20} {n.where}: {n.detail}" for n in config.notes]
+    return "\n".join(lines)
