@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 
 from dumptriage import analyze, open_dump
 from dumptriage.errors import DumptriageError
-from dumptriage.synth import DumpSpec, build
+from dumptriage.synth import DumpSpec, build, presets
 
 KINDS = [(1, "x64", False), (2, "x86", True), (5, "x86", False), (6, "x64", False),
          (4, "x64", False), (4, "x86", True), (2, "x64", False)]
+# Dumps with kernel state (modules, CPUs, stacks, triage sections) from the presets.
+PRESETS = [presets.win7_x86_pae_summary, presets.triage_x64_story, presets.triage_x86_story]
 
 # Header fields the reader trusts most: counts, offsets, types (dump-format.md section 1).
 HOT_OFFSETS_64 = [0x10, 0x30, 0x34, 0x80, 0x88, 0x8C, 0x90, 0x98, 0xF98, 0xFA0, 0x1050]
@@ -30,6 +32,10 @@ HOT_OFFSETS_32 = [0x10, 0x20, 0x24, 0x5C, 0x60, 0x64, 0x68, 0x6C, 0x70, 0xF88, 0
 
 @cache
 def _dump(index: int) -> bytes:
+    if index >= len(KINDS):
+        data = build(PRESETS[index - len(KINDS)]()).data
+        assert data is not None
+        return data
     dump_type, arch, pae = KINDS[index]
     data = build(DumpSpec(arch=arch, pae=pae, dump_type=dump_type, memory_mib=8)).data
     assert data is not None
@@ -43,13 +49,15 @@ def _interesting_offset(data: bytes) -> st.SearchStrategy[int]:
         st.sampled_from(hot).flatmap(lambda o: st.integers(o, o + 7)),
         st.integers(header, header + 0x80),  # runs/summary/BMP/triage header
         st.integers(0, min(len(data), header + 0x3000) - 1),
+        # Anywhere: page tables, the module list, KPRCBs, stacks, triage sections.
+        st.integers(0, len(data) - 1),
     )
 
 
 @st.composite
 def mutations(draw: st.DrawFn) -> tuple[int, tuple[tuple[int, int], ...], int | None]:
     """Which dump, which bytes to overwrite, where to cut: small enough to print."""
-    which = draw(st.integers(0, len(KINDS) - 1))
+    which = draw(st.integers(0, len(KINDS) + len(PRESETS) - 1))
     data = _dump(which)
     changes = tuple(
         (draw(_interesting_offset(data)),
@@ -69,7 +77,7 @@ def _apply(which: int, changes: tuple[tuple[int, int], ...], cut: int | None) ->
 
 
 def _exercise(path: Path) -> None:
-    report = analyze(path)
+    report = analyze(path)  # modules, processors, stack: all bounded
     assert report.bugcheck is not None
     with open_dump(path) as dump:
         for va in (dump.info.ps_loaded_module_list, dump.info.kd_debugger_data_block):
