@@ -155,7 +155,8 @@ class CrashDump:
                 f"{info.dump_type} dumps are recognised but their memory is not read yet; "
                 "the header facts above are complete"))
             return
-        layout = build_layout(str(self.path), raw, self._data, info.dump_type_code)
+        layout = build_layout(str(self.path), raw, self._data, info.dump_type_code,
+                              later=self.anomalies)
         self.anomalies.extend(layout.anomalies)
         self._check_required_size(layout.data_end)
         if layout.index is None:

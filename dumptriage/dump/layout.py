@@ -39,15 +39,19 @@ class Layout:
     anomalies: list[Anomaly] = field(default_factory=list)
 
 
-def build_layout(path: str, raw: Any, data: memoryview, dump_type: int) -> Layout:
+def build_layout(path: str, raw: Any, data: memoryview, dump_type: int,
+                 later: list[Anomaly] | None = None) -> Layout:
+    """The page index for ``dump_type``. ``later`` receives anomalies found only when a
+    lazily built index is first used (a bitmap whose popcount disagrees with its header).
+    """
     is_64 = bool(raw.is_64)
     header_size = int(raw.len_header)
     if dump_type == 1:
         layout = _runs_layout(path, raw.header, is_64, header_size)
     elif dump_type == 2:
-        layout = _summary_layout(path, raw, data, is_64, header_size)
+        layout = _summary_layout(path, raw, data, is_64, header_size, later)
     elif dump_type in (5, 6):
-        layout = _bitmap_layout(path, raw, data, header_size)
+        layout = _bitmap_layout(path, raw, data, header_size, later)
     else:
         return Layout(index=None, data_end=None)
     _check_truncation(layout, len(data), dump_type)
@@ -114,7 +118,7 @@ def _bitmap_bounds(path: str, structure: str, bitmap_at: int, num_bits: int,
 
 
 def _summary_layout(path: str, raw: Any, data: memoryview, is_64: bool,
-                    header_size: int) -> Layout:
+                    header_size: int, later: list[Anomaly] | None) -> Layout:
     summary = _parse(path, "SUMMARY_DUMP", header_size, lambda: raw.summary_dump)
     num_bits = int(summary.num_bits)
     bitmap_at = header_size + int(summary.ofs_bitmap)
@@ -124,10 +128,11 @@ def _summary_layout(path: str, raw: Any, data: memoryview, is_64: bool,
     _bitmap_bounds(path, "SUMMARY_DUMP", bitmap_at, num_bits, bitmap_bytes, first, len(data))
     bitmap = BitmapMap(data[bitmap_at : bitmap_at + (num_bits + 7) // 8], num_bits, first)
     return _bitmap_result(bitmap, int(summary.num_present_pages), first,
-                          f"SUMMARY_DUMP at {header_size:#x}")
+                          f"SUMMARY_DUMP at {header_size:#x}", later)
 
 
-def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int) -> Layout:
+def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int,
+                   later: list[Anomaly] | None) -> Layout:
     bmp = _parse(path, "BMP header", header_size, lambda: raw.bitmap_dump)
     if bytes(bmp.signature) not in (b"SDMP", b"FDMP"):
         raise DumpFormatError(path, "BMP header", header_size,
@@ -142,17 +147,23 @@ def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int) -> L
     _bitmap_bounds(path, "BMP header", bitmap_at, num_bits, (num_bits + 7) // 8, first,
                    len(data))
     bitmap = BitmapMap(data[bitmap_at : bitmap_at + (num_bits + 7) // 8], num_bits, first)
-    return _bitmap_result(bitmap, present, first, f"BMP header at {header_size:#x}")
+    return _bitmap_result(bitmap, present, first, f"BMP header at {header_size:#x}", later)
 
 
-def _bitmap_result(bitmap: BitmapMap, claimed: int, first: int, where: str) -> Layout:
-    counted = bitmap.page_count
-    layout = Layout(index=bitmap, data_end=first + counted * PAGE_SIZE)
-    if counted != claimed:
-        layout.anomalies.append(anomaly(
-            AnomalyCode.HEADER_INCONSISTENT, where,
-            f"header says {claimed} pages are present but the bitmap has {counted} bits set"))
-    return layout
+def _bitmap_result(bitmap: BitmapMap, claimed: int, first: int, where: str,
+                   later: list[Anomaly] | None) -> Layout:
+    """The rank index is built on first use, so until then the header's page count stands
+    in for the popcount; the two are compared when the index is built."""
+
+    def compare(counted: int) -> None:
+        if counted != claimed and later is not None:
+            later.append(anomaly(
+                AnomalyCode.HEADER_INCONSISTENT, where,
+                f"header says {claimed} pages are present but the bitmap has {counted} "
+                "bits set"))
+
+    bitmap.on_built = compare
+    return Layout(index=bitmap, data_end=first + claimed * PAGE_SIZE)
 
 
 def _check_truncation(layout: Layout, file_size: int, dump_type: int) -> None:
