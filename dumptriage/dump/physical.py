@@ -43,9 +43,6 @@ class PageIndex(Protocol):
     @property
     def page_count(self) -> int: ...
 
-    @property
-    def highest_pfn(self) -> int: ...
-
 
 @dataclass(frozen=True)
 class Run:
@@ -79,10 +76,6 @@ class RunMap:
     @property
     def page_count(self) -> int:
         return self._pages
-
-    @property
-    def highest_pfn(self) -> int:
-        return max(self._ends, default=0) - 1
 
 
 class BitmapMap:
@@ -142,10 +135,6 @@ class BitmapMap:
         assert self._present is not None
         return self._present
 
-    @property
-    def highest_pfn(self) -> int:
-        return self._num_bits - 1
-
 
 class PhysicalMemory:
     """Reads guest-physical bytes from a dump file through a ``PageIndex``.
@@ -181,13 +170,6 @@ class PhysicalMemory:
             self._offsets.clear()
         self._offsets[pfn] = offset
         return offset
-
-    def is_present(self, pa: int) -> bool:
-        try:
-            self.page_offset(pa >> PAGE_SHIFT)
-        except PageNotPresent:
-            return False
-        return True
 
     def read(self, pa: int, size: int) -> bytes:
         if pa < 0 or size < 0:
