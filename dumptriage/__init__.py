@@ -34,10 +34,10 @@ _LAZY = {
     "analyze": "dumptriage.analysis",
     "open_dump": "dumptriage.dump.container",
     "CrashDump": "dumptriage.dump.container",
-    "Anomaly": "dumptriage.model",
-    "BugCheck": "dumptriage.model",
-    "DumpInfo": "dumptriage.model",
-    "Report": "dumptriage.model",
+    "Anomaly": "dumptriage.model.anomaly",
+    "BugCheck": "dumptriage.model.dump",
+    "DumpInfo": "dumptriage.model.dump",
+    "Report": "dumptriage.model.report",
     "DumpFormatError": "dumptriage.errors",
     "DumptriageError": "dumptriage.errors",
     "PageNotPresent": "dumptriage.errors",
@@ -48,7 +48,9 @@ if TYPE_CHECKING:
     from dumptriage.analysis import analyze
     from dumptriage.dump.container import CrashDump, open_dump
     from dumptriage.errors import DumpFormatError, DumptriageError, PageNotPresent, UnsupportedDump
-    from dumptriage.model import Anomaly, BugCheck, DumpInfo, Report
+    from dumptriage.model.anomaly import Anomaly
+    from dumptriage.model.dump import BugCheck, DumpInfo
+    from dumptriage.model.report import Report
 
 
 def __getattr__(name: str) -> Any:

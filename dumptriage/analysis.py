@@ -9,13 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
+from dumptriage import __version__
 from dumptriage.catalogue.interpret import explain
 from dumptriage.culprit import probable_culprit
 from dumptriage.dump.container import open_dump
-from dumptriage.model import Module, Report, Source
+from dumptriage.model.dump import Module
+from dumptriage.model.report import Report, Source, Tool
+
+TOOL = Tool("dumptriage", __version__)
 
 
 def analyze(path: str | os.PathLike[str],
@@ -36,13 +40,15 @@ def analyze(path: str | os.PathLike[str],
         kdbg = dump.kdbg
         info = replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base else None)
         modules, processors, stack = dump.modules, dump.processors, dump.stack()
-        bugcheck = replace(dump.bugcheck, explanation=explain(
-            dump.bugcheck.code, dump.bugcheck.args, dump.info.pointer_bits))
-        culprit = probable_culprit(bugcheck, stack, dump.kernel.module_map)
+        bugcheck = dump.bugcheck
+        explanation = explain(bugcheck.code, bugcheck.args, dump.info.pointer_bits)
+        culprit = probable_culprit(bugcheck, stack, dump.kernel.module_map,
+                                   explanation.name)
         return Report(
             source=Source(path=str(path), kind="kernel_dump"),
             dump=info,
             bugcheck=bugcheck,
+            explanation=explanation,
             modules=tuple(_mark_hash_timestamps(modules, info.system_time)),
             unloaded_modules=tuple(dump.unloaded_modules),
             processors=tuple(processors),
@@ -50,7 +56,13 @@ def analyze(path: str | os.PathLike[str],
             culprit=culprit,
             host=host,
             anomalies=tuple(dump.all_anomalies()),
+            tool=TOOL,
+            generated_at=_now(),
         )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _mark_hash_timestamps(modules: list[Module], crash_time: str | None) -> list[Module]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from dumptriage.catalogue.interpret import Explanation
+    from dumptriage.model.explanation import Explanation
 
 EXIT_USAGE = 2
 _WIDTH = 96

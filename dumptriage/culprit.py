@@ -17,7 +17,8 @@ from functools import cache
 
 from dumptriage.catalogue.tsv import read_rows
 from dumptriage.dump.modules import ModuleMap
-from dumptriage.model import BugCheck, Culprit, Frame, Module
+from dumptriage.model.dump import BugCheck, Frame, Module
+from dumptriage.model.report import Culprit
 
 TRUSTED = ("context", "frame_pointer")
 
@@ -29,15 +30,17 @@ def fault_address_args() -> dict[int, tuple[int, str]]:
             read_rows("fault_address.tsv")}
 
 
-def probable_culprit(bugcheck: BugCheck, frames: Sequence[Frame],
-                     modules: ModuleMap) -> Culprit | None:
-    return (_from_fault_address(bugcheck, modules)
+def probable_culprit(bugcheck: BugCheck, frames: Sequence[Frame], modules: ModuleMap,
+                     name: str | None = None) -> Culprit | None:
+    """``name``: the stop code's name from the catalogue (None when it has none)."""
+    return (_from_fault_address(bugcheck, name, modules)
             or _from_frames(frames, modules, TRUSTED, "on the crashing thread's stack")
             or _from_frames(frames, modules, ("scan",),
                             "found by the raw stack scan (it may be a stale return address)"))
 
 
-def _from_fault_address(bugcheck: BugCheck, modules: ModuleMap) -> Culprit | None:
+def _from_fault_address(bugcheck: BugCheck, name: str | None,
+                        modules: ModuleMap) -> Culprit | None:
     rule = fault_address_args().get(bugcheck.code)
     if rule is None:
         return None
@@ -46,7 +49,7 @@ def _from_fault_address(bugcheck: BugCheck, modules: ModuleMap) -> Culprit | Non
     module = modules.find(address)
     if module is None:
         return None
-    name = bugcheck.name or f"bugcheck {bugcheck.code:#x}"
+    name = name or f"bugcheck {bugcheck.code:#x}"
     return Culprit(module.name, f"Arg{arg} of {name} is the {meaning}: {address:#x} lies in "
                                 f"{module.name} (+{address - module.base:#x})")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dumptriage.culprit import fault_address_args, probable_culprit
 from dumptriage.dump.modules import ModuleMap
-from dumptriage.model import BugCheck, Frame, Module
+from dumptriage.model.dump import BugCheck, Frame, Module
 
 NT = Module("ntkrpamp.exe", 0x83C13000, 0x412000, None, None, None, "inbox", "Microsoft")
 NTFS = Module("Ntfs.sys", 0x8C06D000, 0x133000, None, None, None, "inbox", "Microsoft")
@@ -15,7 +15,7 @@ MODULES = ModuleMap([NT, NTFS, QUTM, NETKVM])
 
 def _bug(code: int, *args: int) -> BugCheck:
     padded = (*args, 0, 0, 0, 0)[:4]
-    return BugCheck(code, padded, None, 32)  # type: ignore[arg-type]
+    return BugCheck(code, padded, 32)  # type: ignore[arg-type]
 
 
 def _frame(address: int, method: str) -> Frame:

@@ -8,6 +8,6 @@ prints.
 from __future__ import annotations
 
 from dumptriage.context.loader import load_context, parse_text
-from dumptriage.context.model import VmConfig
+from dumptriage.model.host import VmConfig
 
 __all__ = ["VmConfig", "load_context", "parse_text"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dumptriage.context.model import Event, HostFacts, VmConfig
 from dumptriage.context.safexml import parse_xml
+from dumptriage.model.host import Event, HostFacts, VmConfig
 
 CPUINFO_LINE = re.compile(r"^(?P<key>[^\t:]+?)\s*:\s?(?P<value>.*)$")
 DMESG_TS = re.compile(r"^\[\s*(?P<ts>\d+\.\d+)\]\s*(?P<rest>.*)$|"

@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
-from dumptriage.context.model import (
+from dumptriage.context.names import KUBEVIRT_HYPERV, cpu_feature_name
+from dumptriage.errors import ContextParseError
+from dumptriage.model.host import (
     ClockConfig,
     CpuConfig,
     Devices,
@@ -28,8 +30,6 @@ from dumptriage.context.model import (
     Topology,
     VmConfig,
 )
-from dumptriage.context.names import KUBEVIRT_HYPERV, cpu_feature_name
-from dumptriage.errors import ContextParseError
 
 TIMERS = {"hpet": "hpet", "pit": "pit", "rtc": "rtc", "hyperv": "hypervclock", "kvm": "kvmclock"}
 # Kubernetes quantities (k8s.io/apimachinery resource.Quantity).

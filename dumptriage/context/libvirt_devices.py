@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
-from dumptriage.context.model import Devices, Disk, Nic
+from dumptriage.model.host import Devices, Disk, Nic
 
 KNOWN_DEVICES = frozenset({
     "emulator", "disk", "controller", "interface", "video", "panic", "memballoon", "hostdev",

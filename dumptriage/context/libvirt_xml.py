@@ -10,7 +10,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from dumptriage.context import libvirt_devices, qemu_argv
-from dumptriage.context.model import (
+from dumptriage.context.names import LIBVIRT_HYPERV, LIBVIRT_HYPERV_NESTED, cpu_feature_name
+from dumptriage.context.safexml import ParsedXml, parse_xml
+from dumptriage.errors import ContextParseError
+from dumptriage.model.host import (
     ClockConfig,
     CpuConfig,
     HypervConfig,
@@ -20,9 +23,6 @@ from dumptriage.context.model import (
     Topology,
     VmConfig,
 )
-from dumptriage.context.names import LIBVIRT_HYPERV, LIBVIRT_HYPERV_NESTED, cpu_feature_name
-from dumptriage.context.safexml import ParsedXml, parse_xml
-from dumptriage.errors import ContextParseError
 
 LIBOSINFO_NS = "{http://libosinfo.org/xmlns/libvirt/domain/1.0}"
 QEMU_NS = "{http://libvirt.org/schemas/domain/qemu/1.0}"

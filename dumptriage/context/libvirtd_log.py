@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dumptriage.context.model import Event, HostFacts, VmConfig
+from dumptriage.model.host import Event, HostFacts, VmConfig
 
 LINE = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d{4})?): (?P<tid>\d+): "

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from dumptriage.context import sniff
 from dumptriage.context.merge import merge
-from dumptriage.context.model import Note, VmConfig
 from dumptriage.errors import ContextParseError
+from dumptriage.model.host import Note, VmConfig
 
 MAX_FILE = 64 * 1024 * 1024  # host-side text files are small; a log tail is enough
 MAX_MEMBERS = 500

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import fields, replace
 
-from dumptriage.context.model import HostFacts, Note, VmConfig
+from dumptriage.model.host import HostFacts, Note, VmConfig
 
 PRIORITY = {"qemu-argv": 0, "libvirt-xml": 1, "proxmox": 1, "kubevirt": 1, "qemu-log": 2}
 _LISTS = ("sources", "events", "notes")

@@ -20,7 +20,10 @@ import shlex
 from pathlib import Path
 
 from dumptriage.context import proxmox_devices, qemu_argv
-from dumptriage.context.model import (
+from dumptriage.context.names import cpu_feature_name
+from dumptriage.context.qemu_opts import parse_kv
+from dumptriage.errors import ContextParseError
+from dumptriage.model.host import (
     ClockConfig,
     CpuConfig,
     HypervConfig,
@@ -30,9 +33,6 @@ from dumptriage.context.model import (
     Topology,
     VmConfig,
 )
-from dumptriage.context.names import cpu_feature_name
-from dumptriage.context.qemu_opts import parse_kv
-from dumptriage.errors import ContextParseError
 
 # Helpers.pm windows_version(): ostype -> Windows major version (0 = not Windows).
 WINDOWS_VERSION = {

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from dumptriage.context.model import Devices, Disk, Nic
 from dumptriage.context.qemu_opts import parse_kv
+from dumptriage.model.host import Devices, Disk, Nic
 
 DISK_KEY = re.compile(r"^(ide|sata|scsi|virtio)(\d+)$")
 NET_KEY = re.compile(r"^net\d+$")

@@ -11,16 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from dumptriage.context import qemu_devices
-from dumptriage.context.model import (
-    ClockConfig,
-    CpuConfig,
-    HypervConfig,
-    HypervFeature,
-    Note,
-    Timer,
-    Topology,
-    VmConfig,
-)
 from dumptriage.context.names import QEMU_HYPERV, QEMU_HYPERV_ALIASES, cpu_feature_name
 from dumptriage.context.qemu_opts import (
     is_qemu_binary,
@@ -29,6 +19,16 @@ from dumptriage.context.qemu_opts import (
     size_kib,
     split_opts,
     truthy,
+)
+from dumptriage.model.host import (
+    ClockConfig,
+    CpuConfig,
+    HypervConfig,
+    HypervFeature,
+    Note,
+    Timer,
+    Topology,
+    VmConfig,
 )
 
 # -cpu properties that are settings, not CPUID features.

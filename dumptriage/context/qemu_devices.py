@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dumptriage.context.model import Devices, Disk, Nic
 from dumptriage.context.names import (
     CDROM_DRIVERS,
     CONTROLLER_DRIVERS,
@@ -15,6 +14,7 @@ from dumptriage.context.names import (
     VIDEO_DRIVERS,
 )
 from dumptriage.context.qemu_opts import parse_kv
+from dumptriage.model.host import Devices, Disk, Nic
 
 # QEMU -drive werror/rerror -> libvirt error_policy (formatdomain.rst, disk <driver>).
 _ERROR_POLICY = {"stop": "stop", "report": "report", "ignore": "ignore", "enospc": "enospace"}

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dumptriage.context import qemu_argv
-from dumptriage.context.model import Event, HostFacts, Note, VmConfig
 from dumptriage.context.qemu_opts import split_command
+from dumptriage.model.host import Event, HostFacts, Note, VmConfig
 
 TS = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?):?\s+(?P<rest>.*)$"

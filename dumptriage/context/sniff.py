@@ -11,11 +11,11 @@ from dumptriage.context.kubevirt import parse_kubevirt_yaml
 from dumptriage.context.libvirt_xml import parse_domain_xml
 from dumptriage.context.libvirtd_log import LINE as LIBVIRTD_LINE
 from dumptriage.context.libvirtd_log import parse_libvirtd_log
-from dumptriage.context.model import VmConfig
 from dumptriage.context.proxmox import parse_proxmox_conf
 from dumptriage.context.qemu_argv import parse_argv
 from dumptriage.context.qemu_log import parse_qemu_log
 from dumptriage.context.qemu_opts import split_command
+from dumptriage.model.host import VmConfig
 
 Parser = Callable[[str, str], VmConfig]
 

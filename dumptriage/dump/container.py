@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import kaitaistruct
 
-from dumptriage.anomalies import AnomalyCode, anomaly
 from dumptriage.dump import header as hdr
 from dumptriage.dump.context import Registers, parse_context
 from dumptriage.dump.kdbg import MAX_KDBG_LEN, Kdbg, parse_kdbg, read_kdbg_at
@@ -29,15 +28,8 @@ from dumptriage.dump.physical import PhysicalMemory
 from dumptriage.dump.sniff import sniff
 from dumptriage.errors import DumpFormatError, PageNotPresent, UnsupportedDump
 from dumptriage.formats.windows_crash_dump import WindowsCrashDump
-from dumptriage.model import (
-    Anomaly,
-    BugCheck,
-    DumpInfo,
-    Frame,
-    Module,
-    Processor,
-    UnloadedModule,
-)
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
+from dumptriage.model.dump import BugCheck, DumpInfo, Frame, Module, Processor, UnloadedModule
 
 if TYPE_CHECKING:  # the triage readers load only when a triage dump is opened
     from dumptriage.dump.triage import TriageHeader
@@ -79,7 +71,6 @@ class CrashDump:
         self.bugcheck = BugCheck(
             code=int(h.bug_check_code),
             args=tuple(int(a) for a in h.bug_check_parameters),  # type: ignore[arg-type]
-            name=_bugcheck_name(int(h.bug_check_code)),
             width_bits=self.info.pointer_bits,
         )
         self.physical: PhysicalMemory | None = None
@@ -415,13 +406,6 @@ def _paging_mode(info: DumpInfo) -> PagingMode | None:
     if info.arch == "x86":
         return PagingMode.X86_PAE if info.pae else PagingMode.X86
     return None
-
-
-def _bugcheck_name(code: int) -> str | None:
-    # Imported here so that opening a dump does not load the catalogue until needed.
-    from dumptriage.catalogue.bugchecks import name_of
-
-    return name_of(code)
 
 
 __all__ = ["CrashDump", "UnsupportedDump", "open_dump"]

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dumptriage.catalogue.windows_builds import product_name, windows_build
-from dumptriage.model import OsInfo
+from dumptriage.model.dump import OsInfo
 
 # The header is pre-filled with the "PAGE" dword; a field never written still holds it
 # (dump-format.md section 1.4: kdmp-parser, rizin and Ghidra all test for it).

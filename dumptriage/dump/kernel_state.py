@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from dumptriage.anomalies import AnomalyCode, anomaly
 from dumptriage.dump.context import CONTEXT_SIZE, Registers
 from dumptriage.dump.kdbg import Kdbg
 from dumptriage.dump.layouts import KernelLayout, kernel_layout, ldr_layout, nearest_layout
@@ -33,7 +32,8 @@ from dumptriage.dump.processors import (
 )
 from dumptriage.dump.stack import StackBounds, StackWalker
 from dumptriage.dump.unloaded import read_unloaded
-from dumptriage.model import Anomaly, DumpInfo, Frame, Module, Processor, UnloadedModule
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
+from dumptriage.model.dump import DumpInfo, Frame, Module, Processor, UnloadedModule
 
 ReadBytes = Callable[[int, int], bytes | None]
 

@@ -14,11 +14,10 @@ from typing import Any
 
 import kaitaistruct
 
-from dumptriage.anomalies import AnomalyCode, anomaly
 from dumptriage.dump.header import is_absent
 from dumptriage.dump.physical import PAGE_SIZE, BitmapMap, PageIndex, Run, RunMap
 from dumptriage.errors import DumpFormatError
-from dumptriage.model import Anomaly
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 
 # Physical frames above 2^40 (4 PiB) do not exist on any x86 machine (MAXPHYADDR <= 52).
 MAX_PFN = 1 << 40

@@ -12,11 +12,11 @@ import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from dumptriage.anomalies import AnomalyCode, anomaly
 from dumptriage.catalogue.drivers import classify
 from dumptriage.dump.layouts import LdrLayout
 from dumptriage.dump.pe_image import PeImage, read_pe, version_info
-from dumptriage.model import Anomaly, Module
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
+from dumptriage.model.dump import Module
 
 ReadBytes = Callable[[int, int], bytes | None]
 

@@ -20,7 +20,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dumptriage.model import PdbInfo
+from dumptriage.model.dump import PdbInfo
 
 ReadBytes = Callable[[int, int], bytes | None]
 

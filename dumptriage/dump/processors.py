@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dumptriage.anomalies import AnomalyCode, anomaly
 from dumptriage.dump.context import CONTEXT_SIZE, Registers, parse_context
 from dumptriage.dump.kdbg import Kdbg
 from dumptriage.dump.layouts import KernelLayout
 from dumptriage.dump.modules import read_pointer
-from dumptriage.model import Anomaly, DumpInfo, Processor
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
+from dumptriage.model.dump import DumpInfo, Processor
 
 ReadBytes = Callable[[int, int], bytes | None]
 

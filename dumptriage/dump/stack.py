@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from dumptriage.dump.context import Registers
 from dumptriage.dump.modules import ModuleMap
 from dumptriage.dump.pe_image import nearest_export
-from dumptriage.model import Frame, Module
+from dumptriage.model.dump import Frame, Module
 
 ReadBytes = Callable[[int, int], bytes | None]
 

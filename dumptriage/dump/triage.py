@@ -13,9 +13,8 @@ from typing import Any
 
 import kaitaistruct
 
-from dumptriage.anomalies import AnomalyCode, anomaly
 from dumptriage.errors import DumpFormatError
-from dumptriage.model import Anomaly
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 
 TRIAGE_VALID = b"TRGD"
 

@@ -7,8 +7,7 @@ data but never read past the file or allocate memory it chose.
 
 from __future__ import annotations
 
-from dumptriage.anomalies import AnomalyCode, anomaly
-from dumptriage.model import Anomaly
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 
 # The code every triage-section problem is reported under: a header count/offset that
 # disagrees with the data it describes. (A dedicated code may replace it; see the report.)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from dumptriage.dump.triage import TriageHeader
 from dumptriage.dump.triage_bounds import entries_that_fit, is_image_range, section_anomaly
 from dumptriage.dump.triage_strings import read_dump_string
-from dumptriage.model import Anomaly, Module
+from dumptriage.model.anomaly import Anomaly
+from dumptriage.model.dump import Module
 
 # Windows 10/11 systems load ~150-400 drivers; DriverCount above this is corrupt.
 MAX_DRIVERS = 0x1000

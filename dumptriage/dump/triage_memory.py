@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from dumptriage.dump.triage import TriageHeader
 from dumptriage.dump.triage_bounds import entries_that_fit, fits, section_anomaly
 from dumptriage.errors import PageNotPresent
-from dumptriage.model import Anomaly
+from dumptriage.model.anomaly import Anomaly
 
 # A real Windows 10 minidump has 1831 data blocks; the kernel's triage buffer is a few
 # MB. More than this many table entries means a corrupt DataBlocksCount.

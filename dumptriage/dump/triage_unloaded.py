@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from dumptriage.dump.triage import TriageHeader
 from dumptriage.dump.triage_bounds import entries_that_fit, is_image_range, section_anomaly
-from dumptriage.model import Anomaly, UnloadedModule
+from dumptriage.model.anomaly import Anomaly
+from dumptriage.model.dump import UnloadedModule
 
 # MmUnloadedDrivers is a ring of MI_UNLOADED_DRIVERS = 50 entries (the constant dbgeng's
 # writer uses to size the section; section 5.3 believes 50 too).

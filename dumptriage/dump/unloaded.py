@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from dumptriage.dump.header import filetime_to_iso
 from dumptriage.dump.modules import read_pointer, read_unicode_string
-from dumptriage.model import UnloadedModule
+from dumptriage.model.dump import UnloadedModule
 
 ReadBytes = Callable[[int, int], bytes | None]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dumptriage.context.model import HypervFeature, VmConfig
+from dumptriage.model.host import HypervFeature, VmConfig
 
 
 def _hv(name: str, feat: HypervFeature) -> str:

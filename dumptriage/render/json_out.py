@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dumptriage.model import Report
+from dumptriage.model.report import Report
 
 
 def render_json(report: Report) -> str:

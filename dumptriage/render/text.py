@@ -7,19 +7,17 @@ import textwrap
 from tabulate import tabulate
 
 from dumptriage.dump.header import format_uptime
-from dumptriage.model import (
-    Anomaly,
-    BugCheck,
-    Culprit,
+from dumptriage.model.anomaly import Anomaly
+from dumptriage.model.dump import (
     DumpInfo,
     Frame,
     Module,
     Processor,
-    Report,
     UnloadedModule,
     hex_addr,
     unix_to_iso,
 )
+from dumptriage.model.report import Culprit, Report
 
 
 def render_text(report: Report) -> str:
@@ -27,7 +25,7 @@ def render_text(report: Report) -> str:
     if report.dump is not None:
         parts.append(_dump_section(report.dump))
     if report.bugcheck is not None:
-        parts.append(_bugcheck_section(report.bugcheck))
+        parts.append(_bugcheck_section(report))
     parts.append(_culprit_section(report.culprit))
     if report.processors:
         parts.append(_processor_section(report.processors))
@@ -95,10 +93,10 @@ def _dump_section(dump: DumpInfo) -> str:
     return "Dump\n" + _indent(tabulate(rows, tablefmt="plain"))
 
 
-def _bugcheck_section(bugcheck: BugCheck) -> str:
-    data = bugcheck.to_dict()
-    title = f"Bugcheck {data['code_hex']} {bugcheck.name or '(unknown code)'}"
-    explanation = bugcheck.explanation
+def _bugcheck_section(report: Report) -> str:
+    data = report.to_dict()["bugcheck"]
+    explanation = report.explanation
+    title = f"Bugcheck {data['code_hex']} {data['name'] or '(unknown code)'}"
     if explanation is None:
         plain = [(f"Arg{i}", value) for i, value in enumerate(data["args"], start=1)]
         return title + "\n" + _indent(tabulate(plain, tablefmt="plain"))

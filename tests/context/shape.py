@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dumptriage.context.model import VmConfig, feature_enabled
+from dumptriage.model.host import VmConfig, feature_enabled
 
 # libvirt's <kvm> children default to off, except pv-ipi, which KVM turns on by itself
 # (libvirt only writes kvm-pv-ipi=off; corpus kvm-features-off pair).

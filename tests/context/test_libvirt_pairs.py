@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from dumptriage.context.libvirt_xml import parse_domain_xml
-from dumptriage.context.model import VmConfig
 from dumptriage.context.qemu_argv import parse_argv
 from dumptriage.context.qemu_opts import split_command
+from dumptriage.model.host import VmConfig
 from tests.context import shape
 
 CORPUS = Path("/work/shared/corpus/libvirt")

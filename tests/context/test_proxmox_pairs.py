@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from dumptriage.context.model import VmConfig
 from dumptriage.context.proxmox import parse_proxmox_conf
 from dumptriage.context.qemu_argv import parse_argv
 from dumptriage.context.qemu_opts import split_command
+from dumptriage.model.host import VmConfig
 from tests.context import shape
 
 CORPUS = Path("/work/shared/corpus/proxmox")

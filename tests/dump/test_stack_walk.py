@@ -7,7 +7,7 @@ import struct
 from dumptriage.dump.context import Registers
 from dumptriage.dump.modules import ModuleMap
 from dumptriage.dump.stack import StackBounds, StackWalker, display_name
-from dumptriage.model import Module
+from dumptriage.model.dump import Module
 
 NT = Module("ntkrpamp.exe", 0x83C00000, 0x400000, None, None, None)
 DRV = Module("qutmdrv.sys", 0x93768000, 0x12000, None, None, None)

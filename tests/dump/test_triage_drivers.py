@@ -15,7 +15,7 @@ from dumptriage.dump.triage_drivers import (
     read_entry,
     stride_candidates,
 )
-from dumptriage.model import Module
+from dumptriage.model.dump import Module
 from tests.dump.test_triage_fixtures import Driver, driver_file, header
 
 X64 = [

@@ -5,9 +5,21 @@ Each code is stable (never renamed, never reused); ``Anomaly.code`` holds its va
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from dumptriage.model import Anomaly
+
+@dataclass(frozen=True)
+class Anomaly:
+    """Something odd about the input, reported as data. ``code`` is stable (see anomalies.py)."""
+
+    code: str
+    where: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "where": self.where, "detail": self.detail}
 
 
 class AnomalyCode(str, Enum):

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dumptriage.model import Anomaly
+from dumptriage.model.anomaly import Anomaly
 
 ON_POLICIES = frozenset({"require", "force", "on"})
 OFF_POLICIES = frozenset({"disable", "forbid", "off"})

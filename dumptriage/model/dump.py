@@ -9,13 +9,7 @@ counts and codes are numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dumptriage.catalogue.interpret import Explanation
-    from dumptriage.context.model import VmConfig
-
-SCHEMA_VERSION = 1
+from typing import Any
 
 
 def hex_addr(value: int | None) -> str | None:
@@ -35,18 +29,6 @@ def unix_to_iso(seconds: int | None) -> str | None:
 def hex_arg(value: int, width_bits: int) -> str:
     """A bugcheck argument at the dump's natural width (8 or 16 hex digits)."""
     return f"0x{value:0{width_bits // 4}x}"
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    """Something odd about the input, reported as data. ``code`` is stable (see anomalies.py)."""
-
-    code: str
-    where: str
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "where": self.where, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -131,29 +113,22 @@ class DumpInfo:
 
 @dataclass(frozen=True)
 class BugCheck:
+    """The stop code and its four arguments, as the dump states them.
+
+    What they mean (the name, the arguments in words, subtypes) is not a reader's fact: the
+    analysis layer looks it up in the catalogue (``model.explanation.Explanation``).
+    """
+
     code: int
     args: tuple[int, int, int, int]
-    name: str | None
     width_bits: int
-    # What the catalogue says about this code and these arguments (catalogue.interpret);
-    # filled by the analysis layer, None when only the header was read.
-    explanation: Explanation | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        return {
             "code": self.code,
             "code_hex": f"0x{self.code:08x}",
-            "name": self.name,
             "args": [hex_arg(a, self.width_bits) for a in self.args],
         }
-        if self.explanation is not None:
-            explained = self.explanation.to_dict()
-            data["description"] = explained["description"]
-            data["parameters"] = explained["parameters"]
-            data["subtype"] = explained["subtype"]
-            data["usual_causes"] = explained["usual_causes"]
-            data["kvm_causes"] = explained["kvm_causes"]
-        return data
 
 
 @dataclass(frozen=True)
@@ -276,53 +251,4 @@ class Frame:
             "offset": hex_addr(self.offset),
             "symbol": self.symbol,
             "method": self.method,
-        }
-
-
-@dataclass(frozen=True)
-class Culprit:
-    module: str
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"module": self.module, "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class Source:
-    path: str
-    kind: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "kind": self.kind}
-
-
-@dataclass(frozen=True)
-class Report:
-    """Everything dumptriage found about one input: the library's one result type."""
-
-    source: Source
-    dump: DumpInfo | None
-    bugcheck: BugCheck | None
-    anomalies: tuple[Anomaly, ...] = ()
-    modules: tuple[Module, ...] = ()
-    unloaded_modules: tuple[UnloadedModule, ...] = ()
-    processors: tuple[Processor, ...] = ()
-    stack: tuple[Frame, ...] = ()
-    culprit: Culprit | None = None
-    host: VmConfig | None = None  # the VM's virtual hardware, from --context files
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "source": self.source.to_dict(),
-            "dump": None if self.dump is None else self.dump.to_dict(),
-            "bugcheck": None if self.bugcheck is None else self.bugcheck.to_dict(),
-            "modules": [m.to_dict() for m in self.modules],
-            "unloaded_modules": [m.to_dict() for m in self.unloaded_modules],
-            "processors": [p.to_dict() for p in self.processors],
-            "stack": [f.to_dict() for f in self.stack],
-            "culprit": None if self.culprit is None else self.culprit.to_dict(),
-            "host": None if self.host is None else self.host.to_dict(),
-            "anomalies": [a.to_dict() for a in self.anomalies],
         }

@@ -1,0 +1,113 @@
+"""The report: everything dumptriage found about one input, as one serialisable value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dumptriage.model.anomaly import Anomaly
+from dumptriage.model.dump import BugCheck, DumpInfo, Frame, Module, Processor, UnloadedModule
+from dumptriage.model.explanation import Explanation
+from dumptriage.model.host import VmConfig
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Culprit:
+    module: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"module": self.module, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    kind: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class Tool:
+    """Which program wrote the report (the ``tool`` block of the JSON contract)."""
+
+    name: str
+    version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version}
+
+
+@dataclass(frozen=True)
+class HostChoice:
+    """Which VM of the host-side files the report's ``host`` is, and how it was chosen.
+
+    Files of several VMs are never merged: each VM gets its own ``VmConfig`` and one of
+    them is picked (``--vm NAME``, else the one with the most sources).
+    """
+
+    vm: str | None
+    reason: str
+    others: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"vm": self.vm, "reason": self.reason, "others": list(self.others)}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything dumptriage found about one input: the library's one result type."""
+
+    source: Source
+    dump: DumpInfo | None
+    bugcheck: BugCheck | None
+    # What the catalogue says about the bugcheck: filled by the analysis layer.
+    explanation: Explanation | None = None
+    anomalies: tuple[Anomaly, ...] = ()
+    modules: tuple[Module, ...] = ()
+    unloaded_modules: tuple[UnloadedModule, ...] = ()
+    processors: tuple[Processor, ...] = ()
+    stack: tuple[Frame, ...] = ()
+    culprit: Culprit | None = None
+    host: VmConfig | None = None  # the VM's virtual hardware, from --context files
+    host_choice: HostChoice | None = None
+    tool: Tool | None = None
+    generated_at: str | None = None  # ISO 8601 UTC, when the analysis ran
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": None if self.tool is None else self.tool.to_dict(),
+            "generated_at": self.generated_at,
+            "source": self.source.to_dict(),
+            "dump": None if self.dump is None else self.dump.to_dict(),
+            "bugcheck": _bugcheck_dict(self.bugcheck, self.explanation),
+            "modules": [m.to_dict() for m in self.modules],
+            "unloaded_modules": [m.to_dict() for m in self.unloaded_modules],
+            "processors": [p.to_dict() for p in self.processors],
+            "stack": [f.to_dict() for f in self.stack],
+            "culprit": None if self.culprit is None else self.culprit.to_dict(),
+            "host": None if self.host is None else self.host.to_dict(),
+            "host_choice": None if self.host_choice is None else self.host_choice.to_dict(),
+            "anomalies": [a.to_dict() for a in self.anomalies],
+        }
+
+
+def _bugcheck_dict(bugcheck: BugCheck | None, explanation: Explanation | None
+                   ) -> dict[str, Any] | None:
+    """The report's ``bugcheck`` key: the dump's facts, then the catalogue's words."""
+    if bugcheck is None:
+        return None
+    facts = bugcheck.to_dict()
+    data: dict[str, Any] = {"code": facts["code"], "code_hex": facts["code_hex"],
+                            "name": explanation.name if explanation else None,
+                            "args": facts["args"]}
+    if explanation is not None:
+        explained = explanation.to_dict()
+        for key in ("description", "parameters", "subtype", "usual_causes", "kvm_causes"):
+            data[key] = explained[key]
+    return data
