@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from dumptriage.catalogue.tsv import read_rows
-from dumptriage.dump.modules import ModuleMap
+from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import BugCheck, Frame, Module
 from dumptriage.model.report import Culprit
 

@@ -498,7 +498,7 @@ types:
     doc: |
       TRIAGE_DUMP32/64, the small memory dump. Every *_offset is an absolute file
       offset. Only the header is described here; the sections it points to are read
-      by dumptriage.dump.triage.
+      by dumptriage.dump.containers.triage.header.
     doc-ref: ntiodump.h TRIAGE_DUMP32/64; rizin dmp_specs.h; dump-format.md sections 3.2, 3.3, 12
     params:
       - id: is_64

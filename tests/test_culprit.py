@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dumptriage.culprit import fault_address_args, probable_culprit
-from dumptriage.dump.modules import ModuleMap
+from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import BugCheck, Frame, Module
 
 NT = Module("ntkrpamp.exe", 0x83C13000, 0x412000, None, None, None, "inbox", "Microsoft")

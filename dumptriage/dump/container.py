@@ -18,22 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 import kaitaistruct
 
-from dumptriage.dump import header as hdr
-from dumptriage.dump.context import Registers, parse_context
-from dumptriage.dump.kdbg import MAX_KDBG_LEN, Kdbg, parse_kdbg, read_kdbg_at
-from dumptriage.dump.kernel_state import KernelState, TriageSources
-from dumptriage.dump.layout import build_layout
-from dumptriage.dump.paging import PagingMode, Translator
-from dumptriage.dump.physical import PhysicalMemory
-from dumptriage.dump.sniff import sniff
+from dumptriage.dump.containers import header as hdr
+from dumptriage.dump.containers.page_index import build_layout
+from dumptriage.dump.containers.sniff import sniff
+from dumptriage.dump.kernel.kdbg import MAX_KDBG_LEN, Kdbg, parse_kdbg, read_kdbg_at
+from dumptriage.dump.kernel.registers import Registers, parse_context
+from dumptriage.dump.kernel.state import KernelState, TriageSources
+from dumptriage.dump.memory.paging import PagingMode, Translator
+from dumptriage.dump.memory.physical import PhysicalMemory
 from dumptriage.errors import DumpFormatError, PageNotPresent, UnsupportedDump
 from dumptriage.formats.windows_crash_dump import WindowsCrashDump
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import BugCheck, DumpInfo, Frame, Module, Processor, UnloadedModule
 
 if TYPE_CHECKING:  # the triage readers load only when a triage dump is opened
-    from dumptriage.dump.triage import TriageHeader
-    from dumptriage.dump.triage_memory import DataPage, TriageMemory
+    from dumptriage.dump.containers.triage.header import TriageHeader
+    from dumptriage.dump.containers.triage.memory import DataPage, TriageMemory
 
 _PAGE_CACHE = 256
 _ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
@@ -132,7 +132,10 @@ class CrashDump:
                 "ARM64: header, bugcheck and triage facts are read; page tables, processor "
                 "state and stacks are not decoded for ARM64 yet"))
         if info.dump_type_code == 4:
-            from dumptriage.dump.triage import read_triage_header, triage_anomalies
+            from dumptriage.dump.containers.triage.header import (
+                read_triage_header,
+                triage_anomalies,
+            )
 
             self.triage = read_triage_header(str(self.path), raw)
             self.anomalies.extend(triage_anomalies(self.triage, self._data))
@@ -189,7 +192,7 @@ class CrashDump:
     def _find_kdbg(self) -> Kdbg | None:
         bits = self.info.pointer_bits
         if self.triage is not None:
-            from dumptriage.dump.triage import debugger_data_copy
+            from dumptriage.dump.containers.triage.header import debugger_data_copy
 
             blob = debugger_data_copy(self.triage, self._data, MAX_KDBG_LEN)
             copy_va = self.info.kd_debugger_data_block or 0
@@ -220,8 +223,8 @@ class CrashDump:
     def _triage_sources(self) -> TriageSources | None:
         if self.triage is None:
             return None
-        from dumptriage.dump.triage_drivers import kernel_base_anomalies, read_drivers
-        from dumptriage.dump.triage_unloaded import read_unloaded_drivers
+        from dumptriage.dump.containers.triage.drivers import kernel_base_anomalies, read_drivers
+        from dumptriage.dump.containers.triage.unloaded import read_unloaded_drivers
 
         bits = self.info.pointer_bits
         modules, found = read_drivers(self.triage, self._data, bits)
@@ -262,7 +265,7 @@ class CrashDump:
     def _triage_memory(self) -> TriageMemory | None:
         if self.triage is None:
             return None
-        from dumptriage.dump.triage_memory import build_triage_memory
+        from dumptriage.dump.containers.triage.memory import build_triage_memory
 
         memory, found = build_triage_memory(
             self.triage, self._data, pointer_bits=self.info.pointer_bits,
@@ -271,7 +274,7 @@ class CrashDump:
         return memory
 
     def _data_page(self) -> DataPage:
-        from dumptriage.dump.triage_memory import DataPage
+        from dumptriage.dump.containers.triage.memory import DataPage
 
         t = self._raw.triage_dump
         return DataPage(int(t.data_page_address), int(t.ofs_data_page), int(t.len_data_page))

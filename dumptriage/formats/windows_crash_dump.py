@@ -530,7 +530,7 @@ class WindowsCrashDump(KaitaiStruct):
     class TriageDump(KaitaiStruct):
         """TRIAGE_DUMP32/64, the small memory dump. Every *_offset is an absolute file
         offset. Only the header is described here; the sections it points to are read
-        by dumptriage.dump.triage.
+        by dumptriage.dump.containers.triage.header.
         
         .. seealso::
            ntiodump.h TRIAGE_DUMP32/64; rizin dmp_specs.h; dump-format.md sections 3.2, 3.3, 12

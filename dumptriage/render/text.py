@@ -6,7 +6,7 @@ import textwrap
 
 from tabulate import tabulate
 
-from dumptriage.dump.header import format_uptime
+from dumptriage.dump.containers.header import format_uptime
 from dumptriage.model.anomaly import Anomaly
 from dumptriage.model.dump import (
     DumpInfo,

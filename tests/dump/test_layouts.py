@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from dumptriage.dump.layouts import all_layouts, kernel_layout, ldr_layout, nearest_layout
+from dumptriage.dump.kernel.layouts import all_layouts, kernel_layout, ldr_layout, nearest_layout
 
 SOURCES = {"ntdiff-w7x86", "ntdiff-w7x64", "ntdiff-ldr", "sheet-5.2", "sheet-6.1", "sheet-6.2",
            "sheet-12"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from dumptriage.dump.paging import PagingMode, Translator
+from dumptriage.dump.memory.paging import PagingMode, Translator
 from dumptriage.errors import PageNotPresent
 
 P, RW, PS, PROTO, TRANS = 1, 2, 0x80, 0x400, 0x800

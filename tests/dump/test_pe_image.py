@@ -7,7 +7,7 @@ from pathlib import Path
 import pefile
 import pytest
 
-from dumptriage.dump.pe_image import exports, nearest_export, read_pe, version_info
+from dumptriage.dump.kernel.pe_image import exports, nearest_export, read_pe, version_info
 
 DRIVERS = ["amdppm.sys/c9c030003b000/amdppm.sys", "Wdf01000.sys/a9a9d36ed1000/Wdf01000.sys"]
 BASE = 0xFFFFF800_10000000

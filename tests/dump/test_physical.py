@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dumptriage.dump.physical import PAGE_SIZE, BitmapMap, PhysicalMemory, Run, RunMap
+from dumptriage.dump.memory.physical import PAGE_SIZE, BitmapMap, PhysicalMemory, Run, RunMap
 from dumptriage.errors import PageNotPresent
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from dumptriage.dump.context import Registers
-from dumptriage.dump.modules import ModuleMap
-from dumptriage.dump.stack import StackBounds, StackWalker, display_name
+from dumptriage.dump.kernel.modules import ModuleMap
+from dumptriage.dump.kernel.registers import Registers
+from dumptriage.dump.kernel.stack import StackBounds, StackWalker, display_name
 from dumptriage.model.dump import Module
 
 NT = Module("ntkrpamp.exe", 0x83C00000, 0x400000, None, None, None)

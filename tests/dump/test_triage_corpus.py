@@ -18,9 +18,9 @@ import pytest
 
 from dumptriage import open_dump
 from dumptriage.dump.container import CrashDump
-from dumptriage.dump.triage_drivers import kernel_base_anomalies, read_drivers
-from dumptriage.dump.triage_memory import TriageMemory, build_triage_memory
-from dumptriage.dump.triage_unloaded import read_unloaded_drivers
+from dumptriage.dump.containers.triage.drivers import kernel_base_anomalies, read_drivers
+from dumptriage.dump.containers.triage.memory import TriageMemory, build_triage_memory
+from dumptriage.dump.containers.triage.unloaded import read_unloaded_drivers
 
 # CONTEXT (x64) register offsets, dump-format.md section 6.4: Rax 0x78 ... R15 0xF0, Rip 0xF8.
 _GPR = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",

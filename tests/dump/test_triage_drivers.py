@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from dumptriage.dump.triage_drivers import (
+from dumptriage.dump.containers.triage.drivers import (
     LAYOUT_32,
     LAYOUT_64,
     MAX_DRIVERS,

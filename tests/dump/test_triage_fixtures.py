@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from dumptriage.dump.triage import TriageHeader
+from dumptriage.dump.containers.triage.header import TriageHeader
 
 LIST_AT = 0x100  # where the fixtures put the driver list / unloaded section
 

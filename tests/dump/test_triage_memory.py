@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from dumptriage.dump.triage_memory import (
+from dumptriage.dump.containers.triage.memory import (
     MAX_DATA_BLOCKS,
     DataPage,
     Extent,

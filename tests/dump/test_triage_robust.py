@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from dumptriage import open_dump
-from dumptriage.dump.triage_drivers import MAX_DRIVERS, read_drivers
-from dumptriage.dump.triage_memory import build_triage_memory
-from dumptriage.dump.triage_unloaded import MAX_UNLOADED, read_unloaded_drivers
+from dumptriage.dump.containers.triage.drivers import MAX_DRIVERS, read_drivers
+from dumptriage.dump.containers.triage.memory import build_triage_memory
+from dumptriage.dump.containers.triage.unloaded import MAX_UNLOADED, read_unloaded_drivers
 
 _EXTREMES = [0, 1, 7, 0x7FFFFFFF, 0xFFFFFFFF]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from dumptriage.dump.triage_strings import MAX_NAME_CHARS, read_dump_string
+from dumptriage.dump.containers.triage.strings import MAX_NAME_CHARS, read_dump_string
 from tests.dump.test_triage_fixtures import dump_string
 
 

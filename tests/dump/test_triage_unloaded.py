@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from dumptriage.dump.triage_unloaded import MAX_UNLOADED, read_unloaded_drivers
+from dumptriage.dump.containers.triage.unloaded import MAX_UNLOADED, read_unloaded_drivers
 from dumptriage.model.dump import UnloadedModule
 from tests.dump.test_triage_fixtures import Unloaded, header, unloaded_file
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from dumptriage.dump.header import filetime_to_iso
-from dumptriage.dump.modules import read_pointer, read_unicode_string
+from dumptriage.dump.containers.header import filetime_to_iso
+from dumptriage.dump.kernel.modules import read_pointer, read_unicode_string
 from dumptriage.model.dump import UnloadedModule
 
 ReadBytes = Callable[[int, int], bytes | None]

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dumptriage.dump.context import CONTEXT_SIZE, Registers, parse_context
-from dumptriage.dump.kdbg import Kdbg
-from dumptriage.dump.layouts import KernelLayout
-from dumptriage.dump.modules import read_pointer
+from dumptriage.dump.kernel.kdbg import Kdbg
+from dumptriage.dump.kernel.layouts import KernelLayout
+from dumptriage.dump.kernel.modules import read_pointer
+from dumptriage.dump.kernel.registers import CONTEXT_SIZE, Registers, parse_context
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import DumpInfo, Processor
 

@@ -10,18 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from dumptriage.dump.context import CONTEXT_SIZE, Registers
-from dumptriage.dump.kdbg import Kdbg
-from dumptriage.dump.layouts import KernelLayout, kernel_layout, ldr_layout, nearest_layout
-from dumptriage.dump.modules import (
+from dumptriage.dump.kernel.kdbg import Kdbg
+from dumptriage.dump.kernel.layouts import KernelLayout, kernel_layout, ldr_layout, nearest_layout
+from dumptriage.dump.kernel.modules import (
     ModuleMap,
     enrich,
     module_from_entry,
     read_pointer,
     walk_loaded_modules,
 )
-from dumptriage.dump.pe_image import PeImage
-from dumptriage.dump.processors import (
+from dumptriage.dump.kernel.pe_image import PeImage
+from dumptriage.dump.kernel.processors import (
     CpuState,
     PrcbOffsets,
     crashed_index,
@@ -30,8 +29,9 @@ from dumptriage.dump.processors import (
     read_cpus,
     triage_cpu,
 )
-from dumptriage.dump.stack import StackBounds, StackWalker
-from dumptriage.dump.unloaded import read_unloaded
+from dumptriage.dump.kernel.registers import CONTEXT_SIZE, Registers
+from dumptriage.dump.kernel.stack import StackBounds, StackWalker
+from dumptriage.dump.kernel.unloaded import read_unloaded
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import DumpInfo, Frame, Module, Processor, UnloadedModule
 

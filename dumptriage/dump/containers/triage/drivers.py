@@ -16,9 +16,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from dumptriage.dump.triage import TriageHeader
-from dumptriage.dump.triage_bounds import entries_that_fit, is_image_range, section_anomaly
-from dumptriage.dump.triage_strings import read_dump_string
+from dumptriage.dump.containers.triage.bounds import (
+    entries_that_fit,
+    is_image_range,
+    section_anomaly,
+)
+from dumptriage.dump.containers.triage.header import TriageHeader
+from dumptriage.dump.containers.triage.strings import read_dump_string
 from dumptriage.model.anomaly import Anomaly
 from dumptriage.model.dump import Module
 

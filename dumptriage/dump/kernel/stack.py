@@ -18,9 +18,9 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dumptriage.dump.context import Registers
-from dumptriage.dump.modules import ModuleMap
-from dumptriage.dump.pe_image import nearest_export
+from dumptriage.dump.kernel.modules import ModuleMap
+from dumptriage.dump.kernel.pe_image import nearest_export
+from dumptriage.dump.kernel.registers import Registers
 from dumptriage.model.dump import Frame, Module
 
 ReadBytes = Callable[[int, int], bytes | None]

@@ -26,8 +26,8 @@ import struct
 from bisect import bisect_right, insort
 from dataclasses import dataclass
 
-from dumptriage.dump.triage import TriageHeader
-from dumptriage.dump.triage_bounds import entries_that_fit, fits, section_anomaly
+from dumptriage.dump.containers.triage.bounds import entries_that_fit, fits, section_anomaly
+from dumptriage.dump.containers.triage.header import TriageHeader
 from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import kaitaistruct
 
-from dumptriage.dump.header import is_absent
-from dumptriage.dump.physical import PAGE_SIZE, BitmapMap, PageIndex, Run, RunMap
+from dumptriage.dump.containers.header import is_absent
+from dumptriage.dump.memory.physical import PAGE_SIZE, BitmapMap, PageIndex, Run, RunMap
 from dumptriage.errors import DumpFormatError
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from dumptriage.catalogue.drivers import classify
-from dumptriage.dump.layouts import LdrLayout
-from dumptriage.dump.pe_image import PeImage, read_pe, version_info
+from dumptriage.dump.kernel.layouts import LdrLayout
+from dumptriage.dump.kernel.pe_image import PeImage, read_pe, version_info
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import Module
 
