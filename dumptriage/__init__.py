@@ -32,8 +32,8 @@ __all__ = [
 # Imports are resolved on first use so that `dumptriage --help` stays fast.
 _LAZY = {
     "analyze": "dumptriage.analysis",
-    "open_dump": "dumptriage.dump.container",
-    "CrashDump": "dumptriage.dump.container",
+    "open_dump": "dumptriage.dump.crash_dump",
+    "CrashDump": "dumptriage.dump.crash_dump",
     "Anomaly": "dumptriage.model.anomaly",
     "BugCheck": "dumptriage.model.dump",
     "DumpInfo": "dumptriage.model.dump",
@@ -46,7 +46,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from dumptriage.analysis import analyze
-    from dumptriage.dump.container import CrashDump, open_dump
+    from dumptriage.dump.crash_dump import CrashDump, open_dump
     from dumptriage.errors import DumpFormatError, DumptriageError, PageNotPresent, UnsupportedDump
     from dumptriage.model.anomaly import Anomaly
     from dumptriage.model.dump import BugCheck, DumpInfo

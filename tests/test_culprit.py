@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dumptriage.culprit import fault_address_args, probable_culprit
+from dumptriage.analysis.culprit import fault_address_args, probable_culprit
 from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import BugCheck, Frame, Module
 

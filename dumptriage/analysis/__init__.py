@@ -1,6 +1,8 @@
-"""Orchestration: one input in, one ``Report`` out. The CLI only renders what this returns.
+"""The analysis layer: one input in, one ``Report`` out. The CLI only renders what it returns.
 
-Named analysis.py, not analyze.py (DESIGN.md), so that the submodule never shadows the
+The reader (``dump/``) states facts; here they are named and judged: the catalogue's
+explanation of the bugcheck, release names, driver classes, the hung CPU, the culprit.
+Named ``analysis``, not ``analyze`` (DESIGN.md), so that the package never shadows the
 public ``dumptriage.analyze`` function.
 """
 
@@ -13,9 +15,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dumptriage import __version__
+from dumptriage.analysis.culprit import probable_culprit
+from dumptriage.analysis.hung import mark_hung
+from dumptriage.analysis.labels import classify_modules, name_os
 from dumptriage.catalogue.interpret import explain
-from dumptriage.culprit import probable_culprit
-from dumptriage.dump.container import open_dump
+from dumptriage.dump.crash_dump import open_dump
+from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import Module
 from dumptriage.model.report import Report, Source, Tool
 
@@ -38,24 +43,29 @@ def analyze(path: str | os.PathLike[str],
         host = load_context([Path(p) for p in context])
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
-        info = replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base else None)
-        modules, processors, stack = dump.modules, dump.processors, dump.stack()
-        bugcheck = dump.bugcheck
-        explanation = explain(bugcheck.code, bugcheck.args, dump.info.pointer_bits)
-        culprit = probable_culprit(bugcheck, stack, dump.kernel.module_map,
-                                   explanation.name)
+        info = name_os(replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base
+                               else None))
+        # One pass, in a fixed order: the same dump always gives the same anomalies.
+        anomalies = dump.all_anomalies()
+        bugcheck, stack = dump.bugcheck, dump.stack()
+        modules = classify_modules(_mark_hash_timestamps(dump.modules, info.system_time))
+        processors, hung_problems = mark_hung(bugcheck, dump.processors,
+                                              complete=dump.kernel.lists_every_cpu)
+        explanation = explain(bugcheck.code, bugcheck.args, info.pointer_bits)
+        module_map = ModuleMap(modules, dump.kernel.module_map.images)
+        culprit = probable_culprit(bugcheck, stack, module_map, explanation.name)
         return Report(
             source=Source(path=str(path), kind="kernel_dump"),
             dump=info,
             bugcheck=bugcheck,
             explanation=explanation,
-            modules=tuple(_mark_hash_timestamps(modules, info.system_time)),
+            modules=tuple(modules),
             unloaded_modules=tuple(dump.unloaded_modules),
             processors=tuple(processors),
             stack=tuple(stack),
             culprit=culprit,
             host=host,
-            anomalies=tuple(dump.all_anomalies()),
+            anomalies=tuple(anomalies + hung_problems),
             tool=TOOL,
             generated_at=_now(),
         )

@@ -158,10 +158,12 @@ class Module:
     timestamp: int | None  # PE TimeDateStamp (seconds since 1970, UTC)
     checksum: int | None
     path: str | None
+    # Filled by the analysis layer from catalogue/drivers.tsv, not by the reader:
     module_class: str = "unknown"  # "inbox", "virtio", "third_party", "unknown"
     vendor: str | None = None
     pdb: PdbInfo | None = None
     version: str | None = None
+    company: str | None = None  # the version resource's CompanyName
     # Since Windows 10, Microsoft's images are built reproducibly and TimeDateStamp holds
     # a hash of the build, not a time (WinDbg says so in lmv). Set when the value lies
     # after the crash, which a real link time cannot.
@@ -189,6 +191,7 @@ class Module:
             "vendor": self.vendor,
             "pdb": None if self.pdb is None else self.pdb.to_dict(),
             "version": self.version,
+            "company": self.company,
         }
 
 

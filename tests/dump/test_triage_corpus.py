@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from dumptriage import open_dump
-from dumptriage.dump.container import CrashDump
+from dumptriage.dump.containers.triage.container import TriageDump
 from dumptriage.dump.containers.triage.drivers import kernel_base_anomalies, read_drivers
 from dumptriage.dump.containers.triage.memory import TriageMemory, build_triage_memory
 from dumptriage.dump.containers.triage.unloaded import read_unloaded_drivers
+from dumptriage.dump.crash_dump import CrashDump
 
 # CONTEXT (x64) register offsets, dump-format.md section 6.4: Rax 0x78 ... R15 0xF0, Rip 0xF8.
 _GPR = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
@@ -50,8 +51,8 @@ def arm64(corpus: Path) -> Iterator[CrashDump]:
 
 
 def _memory(dump: CrashDump) -> TriageMemory:
-    assert dump.triage is not None
-    memory, found = build_triage_memory(dump.triage, dump._data,
+    assert isinstance(dump.container, TriageDump)
+    memory, found = build_triage_memory(dump.container.header, dump.container.data,
                                         pointer_bits=dump.info.pointer_bits,
                                         kdbg_va=dump.info.kd_debugger_data_block)
     assert found == []
@@ -59,8 +60,8 @@ def _memory(dump: CrashDump) -> TriageMemory:
 
 
 def test_x64_drivers(x64: CrashDump) -> None:
-    assert x64.triage is not None and x64.kdbg is not None
-    modules, found = read_drivers(x64.triage, x64._data, 64)
+    assert isinstance(x64.container, TriageDump) and x64.kdbg is not None
+    modules, found = read_drivers(x64.container.header, x64.container.data, 64)
     assert found == []
     # Oracle: rizin `iH` DriverCount 0x97 (triage_x64.expected.json "triage").
     assert len(modules) == 151
@@ -76,8 +77,8 @@ def test_x64_drivers(x64: CrashDump) -> None:
 
 
 def test_x64_stack_modules_hold_their_return_addresses(x64: CrashDump, corpus: Path) -> None:
-    assert x64.triage is not None
-    modules, _ = read_drivers(x64.triage, x64._data, 64)
+    assert isinstance(x64.container, TriageDump)
+    modules, _ = read_drivers(x64.container.header, x64.container.data, 64)
     by_name = {m.name.lower().rsplit(".", 1)[0]: m for m in modules}
     by_name["ntkrnlmp"] = by_name["ntoskrnl"]  # rizin names nt by its PDB, ntkrnlmp.pdb
     # Oracle: rizin `dbt` (expected "stack"): [return address, sp, module, symbol].
@@ -86,24 +87,25 @@ def test_x64_stack_modules_hold_their_return_addresses(x64: CrashDump, corpus: P
 
 
 def test_x64_unloaded_drivers(x64: CrashDump) -> None:
-    assert x64.triage is not None
-    unloaded, found = read_unloaded_drivers(x64.triage, x64._data, 64)
+    assert isinstance(x64.container, TriageDump)
+    unloaded, found = read_unloaded_drivers(x64.container.header, x64.container.data, 64)
     assert found == []
     # Oracle: section 12.1 "Unloaded drivers" (u64 count 4, these names in this order).
     assert [u.name for u in unloaded] == ["dam.sys", "WdBoot.sys", "hwpolicy.sys",
                                           "mcupdate.dll"]
     # Oracle: section 12.1 "Section order": 8 + 4 x 0x38 = 0xE8 ends at PrcbOffset.
-    assert x64.triage.unloaded_drivers_offset + 8 + 4 * 0x38 == x64.triage.prcb_offset
+    header = x64.container.header
+    assert header.unloaded_drivers_offset + 8 + 4 * 0x38 == header.prcb_offset
 
 
 def test_x64_memory_holds_the_kebugcheckex_context(x64: CrashDump, corpus: Path) -> None:
-    assert x64.triage is not None and x64.kdbg is not None
+    assert isinstance(x64.container, TriageDump) and x64.kdbg is not None
     memory = _memory(x64)
     # Oracle: section 12.1 "The registers rizin shows": OffsetPrcbContext 0x85C0, and the
     # PRCB copy's pointer there is 0xffff9b00021ff340 (a data block holds its target).
     assert x64.kdbg.offset_prcb_context == 0x85C0
-    at = x64.triage.prcb_offset + 0x85C0
-    (pointer,) = struct.unpack_from("<Q", x64._data, at)
+    at = x64.container.header.prcb_offset + 0x85C0
+    (pointer,) = struct.unpack_from("<Q", x64.container.data, at)
     assert pointer == 0xFFFF9B00021FF340
     context = memory.read(pointer, 0x4D0)
     # Oracle: rizin `dr` (expected "registers"); every general register matches.
@@ -144,16 +146,16 @@ def test_x64_memory_ranges(x64: CrashDump) -> None:
 
 
 def test_arm64_drivers_and_unloaded(arm64: CrashDump) -> None:
-    assert arm64.triage is not None and arm64.kdbg is not None
-    modules, found = read_drivers(arm64.triage, arm64._data, 64)
+    assert isinstance(arm64.container, TriageDump) and arm64.kdbg is not None
+    modules, found = read_drivers(arm64.container.header, arm64.container.data, 64)
     assert found == []
     # Oracle: rizin `iH` DriverCount 0xf5 (triage_arm64.expected.json "triage").
     assert len(modules) == 245
     assert modules[0].name == "ntoskrnl.exe" and modules[0].base == arm64.kdbg.kern_base
-    unloaded, found = read_unloaded_drivers(arm64.triage, arm64._data, 64)
+    unloaded, found = read_unloaded_drivers(arm64.container.header, arm64.container.data, 64)
     assert found == []
     # Oracle: section-extent check, as section 12.1 did for x64: the u64 count and 0x38
     # entries end exactly where the PRCB copy starts (0x20D0 + 8 + 11 x 0x38 = 0x2340).
-    assert arm64.triage.unloaded_drivers_offset + 8 + len(unloaded) * 0x38 == \
-        arm64.triage.prcb_offset
+    assert arm64.container.header.unloaded_drivers_offset + 8 + len(unloaded) * 0x38 == \
+        arm64.container.header.prcb_offset
     assert len(unloaded) == 11

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dumptriage import open_dump
+from dumptriage.dump.containers.triage.container import TriageDump
 from dumptriage.dump.containers.triage.drivers import MAX_DRIVERS, read_drivers
 from dumptriage.dump.containers.triage.memory import build_triage_memory
 from dumptriage.dump.containers.triage.unloaded import MAX_UNLOADED, read_unloaded_drivers
@@ -24,9 +25,9 @@ _EXTREMES = [0, 1, 7, 0x7FFFFFFF, 0xFFFFFFFF]
 def test_random_header_fields_and_bytes(corpus: Path, seed: int) -> None:
     rng = random.Random(seed)
     with open_dump(corpus / "dumps" / "triage_x64.dmp") as dump:
-        assert dump.triage is not None
-        raw = bytearray(dump._data)
-        base = dump.triage
+        assert isinstance(dump.container, TriageDump)
+        raw = bytearray(dump.container.data)
+        base = dump.container.header
     # Scribble over the driver list, pool, unloaded section and block table.
     for start in (base.driver_list_offset, base.string_pool_offset,
                   base.unloaded_drivers_offset, base.data_blocks_offset):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from dumptriage import open_dump
-from dumptriage.dump.container import CrashDump
+from dumptriage.dump.crash_dump import CrashDump
 from dumptriage.errors import PageNotPresent
 from dumptriage.synth import BuiltDump, DumpSpec, LargePageSpec, Mapping
 

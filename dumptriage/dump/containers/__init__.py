@@ -1,0 +1,50 @@
+"""Dump containers: one class per on-disk kind, all behind ``protocol.Container``.
+
+``open_container(path)`` reads the first bytes and the header once and picks the class;
+nothing after this point asks which kind of container it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dumptriage.dump.containers.dump_file import DumpFile
+from dumptriage.dump.containers.protocol import Container
+
+
+def open_container(path: Path) -> Container:
+    """The container for a PAGEDUMP/PAGEDU64 file (DumpFormatError if it is none)."""
+    file = DumpFile(path)
+    try:
+        return _container_class(file)(file)
+    except BaseException:
+        file.close()
+        raise
+
+
+def _container_class(file: DumpFile) -> Callable[[DumpFile], Container]:
+    # Imported on demand: opening a full dump never loads the triage readers.
+    dump_type = file.info.dump_type_code
+    if file.encrypted:
+        from dumptriage.dump.containers.header_only import HeaderOnlyDump
+
+        return HeaderOnlyDump
+    if dump_type == 1:
+        from dumptriage.dump.containers.full import FullDump
+
+        return FullDump
+    if dump_type in (2, 5, 6):
+        from dumptriage.dump.containers.bitmap import BitmapDump
+
+        return BitmapDump
+    if dump_type == 4:
+        from dumptriage.dump.containers.triage.container import TriageDump
+
+        return TriageDump
+    from dumptriage.dump.containers.header_only import HeaderOnlyDump
+
+    return HeaderOnlyDump  # 3 (header only), 7, and the RDMP types 8-0xA until read
+
+
+__all__ = ["Container", "open_container"]

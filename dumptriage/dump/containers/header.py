@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from dumptriage.catalogue.windows_builds import product_name, windows_build
 from dumptriage.model.dump import OsInfo
 
 # The header is pre-filled with the "PAGE" dword; a field never written still holds it
@@ -139,11 +138,10 @@ def os_info(raw: Any) -> OsInfo:
     build = int(raw.minor_version) & 0xFFFF
     product = optional(int(raw.product_type))
     suite = optional(int(raw.suite_mask))
-    row = windows_build(build)
     return OsInfo(
         build=build,
-        nt_version=row.nt_version if row else None,
-        product_name=product_name(build, product),
+        nt_version=None,  # named by the analysis layer (catalogue/windows_builds.tsv)
+        product_name=None,
         checked=(int(raw.major_version) & 0xF) == CHECKED_BUILD_MAJOR,
         product_type=PRODUCT_TYPES.get(product) if product is not None else None,
         suite_mask=suite,

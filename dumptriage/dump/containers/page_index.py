@@ -31,28 +31,40 @@ RUNS_OFFSET = {False: 0x64, True: 0x88}
 
 @dataclass
 class Layout:
-    """The page index of a dump plus what was learnt while building it."""
+    """The page index of a dump plus what was learnt while building it.
 
-    index: PageIndex | None
+    A bitmap's rank index is built on first use, so until then the header's page count
+    (``claimed_pages``) stands in for the popcount; ``popcount_anomalies`` compares them.
+    """
+
+    index: PageIndex
     data_end: int | None
     anomalies: list[Anomaly] = field(default_factory=list)
+    claimed_pages: int | None = None
+    where: str = ""
+
+    def popcount_anomalies(self) -> list[Anomaly]:
+        if self.claimed_pages is None or self.index.page_count == self.claimed_pages:
+            return []
+        return [anomaly(AnomalyCode.HEADER_INCONSISTENT, self.where,
+                        f"header says {self.claimed_pages} pages are present but the bitmap "
+                        f"has {self.index.page_count} bits set")]
 
 
-def build_layout(path: str, raw: Any, data: memoryview, dump_type: int,
-                 later: list[Anomaly] | None = None) -> Layout:
-    """The page index for ``dump_type``. ``later`` receives anomalies found only when a
-    lazily built index is first used (a bitmap whose popcount disagrees with its header).
-    """
-    is_64 = bool(raw.is_64)
+def runs_layout(path: str, raw: Any, file_size: int) -> Layout:
+    """DumpType 1: the header's PHYSICAL_MEMORY_DESCRIPTOR runs."""
+    layout = _runs_layout(path, raw.header, bool(raw.is_64), int(raw.len_header))
+    _check_truncation(layout, file_size, 1)
+    return layout
+
+
+def bitmap_layout(path: str, raw: Any, data: memoryview, dump_type: int) -> Layout:
+    """DumpType 2 (SUMMARY_DUMP) or 5/6 (BMP): a PFN bitmap after the header."""
     header_size = int(raw.len_header)
-    if dump_type == 1:
-        layout = _runs_layout(path, raw.header, is_64, header_size)
-    elif dump_type == 2:
-        layout = _summary_layout(path, raw, data, is_64, header_size, later)
-    elif dump_type in (5, 6):
-        layout = _bitmap_layout(path, raw, data, header_size, later)
+    if dump_type == 2:
+        layout = _summary_layout(path, raw, data, header_size)
     else:
-        return Layout(index=None, data_end=None)
+        layout = _bitmap_layout(path, raw, data, header_size)
     _check_truncation(layout, len(data), dump_type)
     return layout
 
@@ -116,8 +128,7 @@ def _bitmap_bounds(path: str, structure: str, bitmap_at: int, num_bits: int,
                               f"first page offset {first_page:#x} lies inside the bitmap")
 
 
-def _summary_layout(path: str, raw: Any, data: memoryview, is_64: bool,
-                    header_size: int, later: list[Anomaly] | None) -> Layout:
+def _summary_layout(path: str, raw: Any, data: memoryview, header_size: int) -> Layout:
     summary = _parse(path, "SUMMARY_DUMP", header_size, lambda: raw.summary_dump)
     num_bits = int(summary.num_bits)
     bitmap_at = header_size + int(summary.ofs_bitmap)
@@ -126,12 +137,12 @@ def _summary_layout(path: str, raw: Any, data: memoryview, is_64: bool,
     first = int(summary.ofs_first_page)
     _bitmap_bounds(path, "SUMMARY_DUMP", bitmap_at, num_bits, bitmap_bytes, first, len(data))
     bitmap = BitmapMap(data[bitmap_at : bitmap_at + (num_bits + 7) // 8], num_bits, first)
-    return _bitmap_result(bitmap, int(summary.num_present_pages), first,
-                          f"SUMMARY_DUMP at {header_size:#x}", later)
+    return Layout(index=bitmap, data_end=first + int(summary.num_present_pages) * PAGE_SIZE,
+                  claimed_pages=int(summary.num_present_pages),
+                  where=f"SUMMARY_DUMP at {header_size:#x}")
 
 
-def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int,
-                   later: list[Anomaly] | None) -> Layout:
+def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int) -> Layout:
     bmp = _parse(path, "BMP header", header_size, lambda: raw.bitmap_dump)
     if bytes(bmp.signature) not in (b"SDMP", b"FDMP"):
         raise DumpFormatError(path, "BMP header", header_size,
@@ -146,23 +157,8 @@ def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int,
     _bitmap_bounds(path, "BMP header", bitmap_at, num_bits, (num_bits + 7) // 8, first,
                    len(data))
     bitmap = BitmapMap(data[bitmap_at : bitmap_at + (num_bits + 7) // 8], num_bits, first)
-    return _bitmap_result(bitmap, present, first, f"BMP header at {header_size:#x}", later)
-
-
-def _bitmap_result(bitmap: BitmapMap, claimed: int, first: int, where: str,
-                   later: list[Anomaly] | None) -> Layout:
-    """The rank index is built on first use, so until then the header's page count stands
-    in for the popcount; the two are compared when the index is built."""
-
-    def compare(counted: int) -> None:
-        if counted != claimed and later is not None:
-            later.append(anomaly(
-                AnomalyCode.HEADER_INCONSISTENT, where,
-                f"header says {claimed} pages are present but the bitmap has {counted} "
-                "bits set"))
-
-    bitmap.on_built = compare
-    return Layout(index=bitmap, data_end=first + claimed * PAGE_SIZE)
+    return Layout(index=bitmap, data_end=first + present * PAGE_SIZE, claimed_pages=present,
+                  where=f"BMP header at {header_size:#x}")
 
 
 def _check_truncation(layout: Layout, file_size: int, dump_type: int) -> None:

@@ -99,3 +99,16 @@ def read_kdbg_at(read: ReadBytes, va: int, pointer_bits: int, source: str) -> Kd
         # The tail crosses into a missing page: use what the first page holds.
         blob = read(va, 0x1000 - (va & 0xFFF)) or head
     return parse_kdbg(blob, va, pointer_bits, source)
+
+
+def search_kdbg(read: ReadBytes, kd_debugger_data_block: int | None, bugcheck_arg1: int,
+                pointer_bits: int) -> Kdbg | None:
+    """The KDBG of a dump with page tables: at KdDebuggerDataBlock, else at Arg1 (QEMU)."""
+    candidates = (("KdDebuggerDataBlock", kd_debugger_data_block),
+                  ("BugCheckParameter1", bugcheck_arg1))
+    for source, where in candidates:
+        if where:
+            found = read_kdbg_at(read, where, pointer_bits, source)
+            if found is not None:
+                return found
+    return None

@@ -12,7 +12,6 @@ import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from dumptriage.catalogue.drivers import classify
 from dumptriage.dump.kernel.layouts import LdrLayout
 from dumptriage.dump.kernel.pe_image import PeImage, read_pe, version_info
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
@@ -111,16 +110,14 @@ def module_from_entry(entry: LoadedEntry) -> Module:
 
 
 def enrich(read: ReadBytes, module: Module) -> tuple[Module, PeImage | None]:
-    """Add the PE facts (PDB, version) and the module class; the image is kept for symbols."""
+    """Add the PE facts (PDB, version, company); the image is kept for symbols."""
     image = read_pe(read, module.base)
     version = version_info(read, image) if image is not None else None
-    module_class, vendor = classify(module.name, version.company if version else None)
     return replace(
         module,
         pdb=image.pdb if image is not None else None,
         version=version.file_version if version else None,
-        module_class=module_class,
-        vendor=vendor,
+        company=version.company if version else None,
         timestamp=module.timestamp or (image.timestamp if image else None),
     ), image
 

@@ -23,7 +23,6 @@ ReadBytes = Callable[[int, int], bytes | None]
 
 # Windows supports at most 2048 logical processors (Server 2022); anything above is corrupt.
 MAX_PROCESSORS = 2048
-CLOCK_WATCHDOG_TIMEOUT = 0x101
 
 
 @dataclass(frozen=True)
@@ -108,24 +107,6 @@ def crashed_index(states: list[CpuState], header: Registers | None) -> int | Non
         if regs is not None and (regs.ip, regs.sp) == (header.ip, header.sp):
             return state.processor.index
     return None
-
-
-def hung_check(code: int, args: tuple[int, ...], states: list[CpuState]) -> tuple[int | None,
-                                                                                    list[Anomaly]]:
-    """0x101 CLOCK_WATCHDOG_TIMEOUT: Arg4 is the hung CPU's index and Arg3 its KPRCB."""
-    if code != CLOCK_WATCHDOG_TIMEOUT:
-        return None, []
-    index, prcb = args[3], args[2]
-    by_index = {s.processor.index: s.processor for s in states}
-    target = by_index.get(index)
-    if target is None:
-        return None, [anomaly(AnomalyCode.BUGCHECK_ARG_MISMATCH, "Arg4",
-                              f"names processor {index}, which the dump does not list")]
-    if target.prcb != prcb:
-        return index, [anomaly(AnomalyCode.BUGCHECK_ARG_MISMATCH, "Arg3",
-                               f"{prcb:#x} is not the KPRCB of processor {index} "
-                               f"({target.prcb:#x} in KiProcessorBlock)")]
-    return index, []
 
 
 def triage_cpu(prcb_copy: bytes | None, read: ReadBytes, offsets: PrcbOffsets,

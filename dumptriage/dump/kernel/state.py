@@ -1,16 +1,18 @@
 """What the kernel was doing: modules, processors and the crashing stack, computed lazily.
 
-One object per opened dump; each part is computed on first use and cached. Problems on
-the way (a list cut short, a page not in the dump, an unknown build) become anomalies.
+One object per opened dump, fed by the container's ``KernelOffer``; it never asks which
+container it has. Each part is computed on first use and cached, and keeps the anomalies
+it found (a list cut short, a page not in the dump, an unknown build) to itself, so that
+``anomalies()`` lists them in one fixed order whatever was touched first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 
-from dumptriage.dump.kernel.kdbg import Kdbg
+from dumptriage.dump.containers.protocol import KernelOffer, VirtualMemory
 from dumptriage.dump.kernel.layouts import KernelLayout, kernel_layout, ldr_layout, nearest_layout
 from dumptriage.dump.kernel.modules import (
     ModuleMap,
@@ -22,9 +24,7 @@ from dumptriage.dump.kernel.modules import (
 from dumptriage.dump.kernel.pe_image import PeImage
 from dumptriage.dump.kernel.processors import (
     CpuState,
-    PrcbOffsets,
     crashed_index,
-    hung_check,
     prcb_offsets,
     read_cpus,
     triage_cpu,
@@ -32,36 +32,32 @@ from dumptriage.dump.kernel.processors import (
 from dumptriage.dump.kernel.registers import CONTEXT_SIZE, Registers
 from dumptriage.dump.kernel.stack import StackBounds, StackWalker
 from dumptriage.dump.kernel.unloaded import read_unloaded
+from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import DumpInfo, Frame, Module, Processor, UnloadedModule
 
 ReadBytes = Callable[[int, int], bytes | None]
 
 
-@dataclass(frozen=True)
-class TriageSources:
-    """What a triage dump carries instead of kernel lists: its own copies."""
-
-    modules: list[Module]
-    unloaded: list[UnloadedModule]
-    prcb_copy: bytes | None
-    prcb_va: int | None = None
-
-
 class KernelState:
     """Kernel structures reached through a virtual-memory reader and the KDBG."""
 
-    def __init__(self, read: ReadBytes, info: DumpInfo, kdbg: Kdbg | None,
-                 bugcheck: tuple[int, tuple[int, ...]], header_regs: Registers | None,
-                 triage: TriageSources | None = None, *, has_memory: bool = True):
-        self._read = read
+    # The parts, in the order their anomalies are listed.
+    PARTS = ("layout", "modules", "unloaded", "cpus", "stack")
+
+    def __init__(self, offer: KernelOffer, info: DumpInfo):
+        self._offer = offer
+        self._read: ReadBytes = _reader(offer.memory)
         self._info = info
-        self._kdbg = kdbg
-        self._code, self._args = bugcheck
-        self._header_regs = header_regs
-        self._triage = triage
-        self._has_memory = has_memory
-        self.anomalies: list[Anomaly] = []
+        self._kdbg = offer.kdbg
+        self._header_regs = offer.header_registers
+        self._has_memory = offer.memory is not None
+        self._found: dict[str, list[Anomaly]] = {part: [] for part in self.PARTS}
+
+    def anomalies(self) -> list[Anomaly]:
+        """Every part computed, then their anomalies in PARTS order."""
+        _ = self.layout, self.modules, self.unloaded_modules, self.processors, self.stack
+        return [a for part in self.PARTS for a in self._found[part]]
 
     # -- per-build layout ------------------------------------------------------------------
 
@@ -79,7 +75,7 @@ class KernelState:
         found = kernel_layout(arch, build)
         if found is None:
             found = nearest_layout(arch, build)
-            self.anomalies.append(anomaly(
+            self._found["layout"].append(anomaly(
                 AnomalyCode.UNKNOWN_BUILD, f"build {build}",
                 f"no {arch} offset table covers this build; using "
                 f"{found.id if found else 'none'} and the KDBG's own offsets (best effort)"))
@@ -89,16 +85,16 @@ class KernelState:
 
     @cached_property
     def _loaded(self) -> tuple[list[Module], dict[int, PeImage]]:
-        if self._triage is not None:
+        if self._offer.listed_modules is not None:
             # A minidump lists its drivers itself; PE headers come from its data blocks.
-            return self._enrich(self._triage.modules)
+            return self._enrich(self._offer.listed_modules)
         head = (self._kdbg.ps_loaded_module_list if self._kdbg else None) or \
             self._info.ps_loaded_module_list
         ldr = ldr_layout(self._info.arch)
         if not head or ldr is None or not self._has_memory:
             return [], {}
         entries, problems = walk_loaded_modules(self._read, head, self._info.pointer_bits, ldr)
-        self.anomalies.extend(problems)
+        self._found["modules"].extend(problems)
         return self._enrich([module_from_entry(e) for e in entries])
 
     def _enrich(self, modules: list[Module]) -> tuple[list[Module], dict[int, PeImage]]:
@@ -122,8 +118,8 @@ class KernelState:
 
     @cached_property
     def unloaded_modules(self) -> list[UnloadedModule]:
-        if self._triage is not None:
-            return self._triage.unloaded
+        if self._offer.listed_unloaded is not None:
+            return self._offer.listed_unloaded
         if self._kdbg is None or not self._kdbg.mm_unloaded_drivers:
             return []
         return read_unloaded(self._read, self._kdbg.mm_unloaded_drivers,
@@ -136,53 +132,42 @@ class KernelState:
         if not self._decodable:
             return []
         offsets = prcb_offsets(self._kdbg, self.layout)
-        if self._triage is not None:
-            return self._triage_cpus(offsets)
-        if self._kdbg is None or not self._kdbg.ki_processor_block:
-            return []
-        states, problems = read_cpus(self._read, self._kdbg.ki_processor_block,
-                                     self._info.processors, offsets, self._info.arch,
-                                     self._info.pointer_bits)
-        self.anomalies.extend(problems)
-        return states
-
-    def _triage_cpus(self, offsets: PrcbOffsets) -> list[CpuState]:
-        """A minidump's CPUs: KiProcessorBlock when its data blocks hold it, else the copy.
-
-        Windows copies the crashing CPU's KPRCB (PrcbOffset); newer writers also save
-        KiProcessorBlock and every KPRCB as data blocks. A partial walk is normal here,
-        so its gaps are not anomalies.
-        """
-        assert self._triage is not None
+        states: list[CpuState] = []
         if self._kdbg is not None and self._kdbg.ki_processor_block:
-            states, _ = read_cpus(self._read, self._kdbg.ki_processor_block,
-                                  self._info.processors, offsets, self._info.arch,
-                                  self._info.pointer_bits)
-            if states:
-                return states
-        states = triage_cpu(self._triage.prcb_copy, self._read, offsets, self._info)
-        return [replace(s, processor=replace(s.processor, prcb=self._triage.prcb_va))
-                for s in states]
+            states, problems = read_cpus(self._read, self._kdbg.ki_processor_block,
+                                         self._info.processors, offsets, self._info.arch,
+                                         self._info.pointer_bits)
+            if not self._offer.partial_cpus:
+                # A minidump saves KiProcessorBlock and the KPRCBs only on newer builds, so
+                # gaps in its walk are normal there.
+                self._found["cpus"].extend(problems)
+        copy = self._offer.prcb_copy
+        if states or copy is None:
+            return states
+        # The writer copied the crashing CPU's KPRCB (TRIAGE_DUMP.PrcbOffset).
+        return [replace(s, processor=replace(s.processor, prcb=copy.va))
+                for s in triage_cpu(copy.data, self._read, offsets, self._info)]
 
     def _crashed(self) -> int | None:
-        if self._triage is None:
-            return crashed_index(self.cpus, self._header_regs)
-        # In a minidump the crashing CPU is the one whose KPRCB was copied.
-        copied = self._triage.prcb_va
-        for state in self.cpus:
-            if len(self.cpus) == 1 or (copied and state.processor.prcb == copied):
-                return state.processor.index
+        copy = self._offer.prcb_copy
+        if copy is not None:
+            # In a minidump the crashing CPU is the one whose KPRCB was copied.
+            for state in self.cpus:
+                if len(self.cpus) == 1 or (copy.va and state.processor.prcb == copy.va):
+                    return state.processor.index
         return crashed_index(self.cpus, self._header_regs)
 
     @cached_property
     def processors(self) -> list[Processor]:
+        """Every CPU the dump lists, the one that wrote the dump marked ``crashed``."""
         crashed = self._crashed()
-        hung, problems = hung_check(self._code, self._args, self.cpus)
-        if self._triage is None or len(self.cpus) == self._info.processors:
-            # A minidump may hold only the crashing CPU: a missing hung CPU is normal there.
-            self.anomalies.extend(problems)
-        return [replace(s.processor, crashed=s.processor.index == crashed,
-                        hung=s.processor.index == hung) for s in self.cpus]
+        return [replace(s.processor, crashed=s.processor.index == crashed)
+                for s in self.cpus]
+
+    @property
+    def lists_every_cpu(self) -> bool:
+        """False when the dump may hold only some CPUs (a minidump's copy)."""
+        return not self._offer.partial_cpus or len(self.cpus) == self._info.processors
 
     # -- stack -----------------------------------------------------------------------------
 
@@ -199,7 +184,7 @@ class KernelState:
             return []
         regs, cpu = self.crash_registers()
         if regs is None:
-            self.anomalies.append(anomaly(
+            self._found["stack"].append(anomaly(
                 AnomalyCode.NO_CRASH_CONTEXT, "ContextRecord",
                 "no saved registers for the crashing thread: the stack was not walked"))
             return []
@@ -228,3 +213,18 @@ class KernelState:
         if not limit or not base or not limit < base <= limit + 0x100000:
             return None
         return limit, base
+
+
+def _reader(memory: VirtualMemory | None) -> ReadBytes:
+    """``read(va, size)`` giving None for bytes that are not in the dump."""
+    if memory is None:
+        return lambda va, size: None
+    read = memory.read
+
+    def read_or_none(va: int, size: int) -> bytes | None:
+        try:
+            return read(va, size)
+        except PageNotPresent:
+            return None
+
+    return read_or_none

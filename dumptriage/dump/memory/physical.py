@@ -18,7 +18,7 @@ import bisect
 import os
 import struct
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,8 +87,6 @@ class BitmapMap:
         self._first = first_page_offset
         self._prefix: array[int] | None = None
         self._present: int | None = None
-        # Called once with the popcount when the index is built (the layout checks it).
-        self.on_built: Callable[[int], None] | None = None
 
     def release(self) -> None:
         """Drop the view into the dump's mapping so that the file can be closed."""
@@ -103,8 +101,6 @@ class BitmapMap:
             prefix.append(total)
             total += int.from_bytes(bitmap[start : start + _RANK_BLOCK_BYTES], "little").bit_count()
         self._present = total
-        if self.on_built is not None:
-            self.on_built(total)
         return prefix
 
     def is_present(self, pfn: int) -> bool:

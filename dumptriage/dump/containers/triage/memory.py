@@ -87,6 +87,10 @@ class TriageMemory:
             gaps.append(_cut(extent, cursor, extent.end))
         return gaps
 
+    def translate(self, va: int) -> int:
+        """A minidump has no page tables: its memory is read through ``read`` only."""
+        raise PageNotPresent(va, "this dump has no page tables to walk", virtual=True)
+
     def read(self, va: int, size: int) -> bytes:
         """``size`` bytes at ``va``, assembled across adjacent pieces.
 

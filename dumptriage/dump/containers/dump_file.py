@@ -1,0 +1,143 @@
+"""An opened PAGEDUMP/PAGEDU64 file: the mapping, the parsed header and its facts.
+
+Every Windows kernel-dump container (full, summary/bitmap, triage, RDMP, header-only)
+starts with the same DUMP_HEADER32/64; this reads it once. The containers build on it.
+Memory use does not grow with the dump: the file is mmap'd read-only and nothing but the
+header is copied out of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+from pathlib import Path
+from typing import Any
+
+import kaitaistruct
+
+from dumptriage.dump.containers import header as hdr
+from dumptriage.dump.containers.sniff import sniff
+from dumptriage.dump.kernel.registers import Registers, parse_context
+from dumptriage.errors import DumpFormatError
+from dumptriage.formats.windows_crash_dump import WindowsCrashDump
+from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
+from dumptriage.model.dump import BugCheck, DumpInfo
+
+ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
+
+
+class DumpFile:
+    """The file, its read-only mapping and the DUMP_HEADER facts. ``close()`` releases all."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            self.map = _map_file(self.file, str(path))
+            self.data = memoryview(self.map)
+            sniff(str(path), bytes(self.data[:8]), len(self.data))
+            self.raw = _parse_header(str(path), self.map)
+            self.info = _dump_info(str(path), self.raw, len(self.data))
+            h = self.raw.header
+            self.bugcheck = BugCheck(
+                code=int(h.bug_check_code),
+                args=tuple(int(a) for a in h.bug_check_parameters),  # type: ignore[arg-type]
+                width_bits=self.info.pointer_bits,
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def encrypted(self) -> bool:
+        attributes = self.info.attributes
+        return attributes is not None and bool(attributes & ATTR_ENCRYPTED)
+
+    def header_registers(self) -> Registers | None:
+        """The header's ContextRecord: the CPU that wrote the dump (None when empty)."""
+        return parse_context(bytes(self.raw.header.context_record), self.info.arch)
+
+    def arch_anomalies(self) -> list[Anomaly]:
+        if self.info.arch != "arm64":
+            return []
+        return [anomaly(
+            AnomalyCode.ARCH_NOT_SUPPORTED, "DUMP_HEADER MachineImageType",
+            "ARM64: header, bugcheck and triage facts are read; page tables, processor "
+            "state and stacks are not decoded for ARM64 yet")]
+
+    def size_anomalies(self, data_end: int | None) -> list[Anomaly]:
+        """RequiredDumpSpace against the file size, when the page data is all there."""
+        required, size = self.info.expected_size, self.info.file_size
+        if required is None or data_end is None or data_end > size or required == size:
+            return []  # no claim, truncation already reported, or they agree
+        return [anomaly(AnomalyCode.DUMP_SIZE_MISMATCH, "DUMP_HEADER RequiredDumpSpace",
+                        f"header expects {required:#x} bytes, the file has {size:#x}")]
+
+    def close(self) -> None:
+        data = getattr(self, "data", None)
+        if data is not None:
+            data.release()
+        mapping = getattr(self, "map", None)
+        if mapping is not None:
+            # A caller may still hold a view into the file (e.g. in a traceback); the
+            # mapping is then unmapped when that last view goes away.
+            with contextlib.suppress(BufferError):
+                mapping.close()
+        self.file.close()
+
+
+def _map_file(file: Any, path: str) -> mmap.mmap:
+    size = os.fstat(file.fileno()).st_size
+    if size == 0:
+        raise DumpFormatError(path, "file", 0, "the file is empty")
+    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _parse_header(path: str, mapping: mmap.mmap) -> Any:
+    mapping.seek(0)
+    try:
+        return WindowsCrashDump(kaitaistruct.KaitaiStream(mapping))
+    except (kaitaistruct.KaitaiStructError, EOFError) as err:
+        raise DumpFormatError(path, "DUMP_HEADER", 0, "truncated header: the file has only "
+                              f"{len(mapping):#x} bytes") from err
+
+
+def _dump_info(path: str, raw: Any, file_size: int) -> DumpInfo:
+    h = raw.header
+    machine = int(h.machine_image_type)
+    arch = hdr.ARCH_BY_MACHINE.get(machine)
+    if arch is None:
+        raise DumpFormatError(path, "DUMP_HEADER", 0x20 if not raw.is_64 else 0x30,
+                              f"MachineImageType {machine:#x} is not i386, AMD64 or ARM64")
+    if raw.is_64 == (arch == "x86"):
+        raise DumpFormatError(path, "DUMP_HEADER", 4,
+                              f"{raw.valid_dump} header with MachineImageType {machine:#x}")
+    dump_type = int(h.dump_type)
+    if dump_type not in hdr.DUMP_TYPE_NAMES or dump_type == 0:
+        raise DumpFormatError(path, "DUMP_HEADER", 0xF98 if raw.is_64 else 0xF88,
+                              f"DumpType {dump_type:#x} is not a known dump type")
+    return DumpInfo(
+        signature="PAGE" + str(raw.valid_dump),
+        arch=arch,
+        machine=machine,
+        pae=bool(h.pae_enabled) if arch == "x86" else None,
+        dump_type_code=dump_type,
+        dump_type=hdr.DUMP_TYPE_NAMES[dump_type],
+        banner=hdr.BANNERS.get(dump_type, ""),
+        header_size=int(raw.len_header),
+        os=hdr.os_info(h),
+        processors=int(h.number_processors),
+        system_time=hdr.filetime_to_iso(int(h.system_time)),
+        uptime_seconds=hdr.uptime_seconds(int(h.system_up_time)),
+        comment=hdr.decode_comment(bytes(h.comment)),
+        directory_table_base=hdr.optional(int(h.directory_table_base)),
+        ps_loaded_module_list=hdr.optional(int(h.ps_loaded_module_list)),
+        ps_active_process_head=hdr.optional(int(h.ps_active_process_head)),
+        pfn_database=hdr.optional(int(h.pfn_data_base)),
+        kd_debugger_data_block=hdr.optional(int(h.kd_debugger_data_block)),
+        kernel_base=None,
+        attributes=hdr.optional(int(h.attributes)),
+        file_size=file_size,
+        expected_size=hdr.optional(int(h.required_dump_space)),
+    )

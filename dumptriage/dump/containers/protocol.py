@@ -1,0 +1,86 @@
+"""The one small protocol every dump container implements.
+
+A container is one on-disk kind of dump (full, summary/bitmap, triage minidump, RDMP, and
+later the QEMU vmcores). It states the header facts, looks up physical pages, and offers
+whatever kernel state it can (``KernelOffer``). Kernel-state code (``dump/kernel/``) talks
+to this protocol only: it never asks which container it has. A new container is a new
+file under ``dump/containers/`` and one line in ``containers/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dumptriage.dump.kernel.kdbg import Kdbg
+    from dumptriage.dump.kernel.registers import Registers
+    from dumptriage.dump.memory.physical import PhysicalMemory
+    from dumptriage.model.anomaly import Anomaly
+    from dumptriage.model.dump import BugCheck, DumpInfo, Module, UnloadedModule
+
+
+class VirtualMemory(Protocol):
+    """Kernel virtual memory as a container can offer it (page tables, or saved copies)."""
+
+    def read(self, va: int, size: int) -> bytes:
+        """The bytes at ``va``; raises PageNotPresent when any of them is not in the dump."""
+        ...
+
+    def translate(self, va: int) -> int:
+        """The guest-physical address of ``va``; raises PageNotPresent without page tables."""
+        ...
+
+
+@dataclass(frozen=True)
+class PrcbCopy:
+    """The crashing CPU's KPRCB as a minidump writer copied it, and where it lived."""
+
+    data: bytes
+    va: int | None
+
+
+@dataclass(frozen=True)
+class KernelOffer:
+    """What kernel state a container can offer; absent parts are None.
+
+    ``listed_modules``/``listed_unloaded``: the container lists them itself (a minidump's
+    driver tables) instead of leaving PsLoadedModuleList/MmUnloadedDrivers to be walked.
+    ``prcb_copy``: the crashing CPU's KPRCB when the processor array may be incomplete.
+    ``partial_cpus``: a KiProcessorBlock walk may stop early without that being odd.
+    """
+
+    memory: VirtualMemory | None
+    kdbg: Kdbg | None
+    header_registers: Registers | None
+    listed_modules: list[Module] | None = None
+    listed_unloaded: list[UnloadedModule] | None = None
+    prcb_copy: PrcbCopy | None = None
+    partial_cpus: bool = False
+    anomalies: list[Anomaly] = field(default_factory=list)
+
+
+class Container(Protocol):
+    """One opened dump file of one container kind."""
+
+    kind: str  # "full", "bitmap", "triage", "header_only", "rdmp", ...
+    path: Path
+    info: DumpInfo
+    bugcheck: BugCheck
+
+    @property
+    def physical(self) -> PhysicalMemory | None:
+        """Physical page lookup; None when the container holds no physical pages."""
+        ...
+
+    def opening_anomalies(self) -> list[Anomaly]:
+        """What was odd about the container itself, complete and in a fixed order."""
+        ...
+
+    def kernel_offer(self) -> KernelOffer:
+        """The kernel state the container can offer (computed once, then cached)."""
+        ...
+
+    def close(self) -> None: ...
