@@ -7,6 +7,7 @@ const fs = require("fs");
 const path = require("path");
 const yaml = require("js-yaml");
 const compiler = require("kaitai-struct-compiler");
+const { flatModule } = require("./flatten.js");
 
 const here = __dirname;
 const outDir = path.join(here, "..", "dumptriage", "formats");
@@ -35,7 +36,10 @@ async function main() {
   const ksyFiles = fs.readdirSync(here).filter((f) => f.endsWith(".ksy")).sort();
   let stale = 0;
   for (const ksyName of ksyFiles) {
-    const files = await compiler.compile("python", loadKsy(path.join(here, ksyName)), importer, false);
+    const ksy = loadKsy(path.join(here, ksyName));
+    const files = await compiler.compile("python", ksy, importer, false);
+    const flat = flatModule(ksy);
+    if (flat !== null) files[ksy.meta.id + "_flat.py"] = flat;
     for (const [name, body] of Object.entries(files)) {
       const target = path.join(outDir, name);
       const text = header(ksyName) + body;

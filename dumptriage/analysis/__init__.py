@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from dumptriage.catalogue.interpret import explain
 from dumptriage.dump.crash_dump import open_dump
 from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import Module
+from dumptriage.model.record import replace
 from dumptriage.model.report import Report, Source, Tool
 
 TOOL = Tool("dumptriage", __version__)

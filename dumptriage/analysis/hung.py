@@ -8,10 +8,10 @@ anomaly says so: that is a corrupt dump or a misread argument, and either matter
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import BugCheck, Processor
+from dumptriage.model.record import replace
 
 CLOCK_WATCHDOG_TIMEOUT = 0x101
 

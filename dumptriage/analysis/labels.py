@@ -8,11 +8,11 @@ here, in the analysis layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from dumptriage.catalogue.drivers import classify
 from dumptriage.catalogue.windows_builds import product_name, windows_build
 from dumptriage.model.dump import DumpInfo, Module
+from dumptriage.model.record import replace
 
 # DUMP_HEADER ProductType names (PRODUCT_TYPES in dump/containers/header.py) that are
 # server products: LanManNt (a domain controller) and ServerNt.

@@ -12,15 +12,19 @@ import os
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from dumptriage.dump.containers import Container, open_container
-from dumptriage.dump.kernel.kdbg import Kdbg
-from dumptriage.dump.kernel.registers import Registers
-from dumptriage.dump.kernel.state import KernelState
-from dumptriage.dump.memory.physical import PhysicalMemory
 from dumptriage.errors import PageNotPresent, UnsupportedDump
-from dumptriage.model.anomaly import Anomaly
-from dumptriage.model.dump import BugCheck, DumpInfo, Frame, Module, Processor, UnloadedModule
+
+if TYPE_CHECKING:  # loaded when first used: opening a dump for its header stays cheap
+    from dumptriage.dump.kernel.kdbg import Kdbg
+    from dumptriage.dump.kernel.registers import Registers
+    from dumptriage.dump.kernel.state import KernelState
+    from dumptriage.dump.memory.physical import PhysicalMemory
+    from dumptriage.model.anomaly import Anomaly
+    from dumptriage.model.dump import Frame, Module, Processor, UnloadedModule
+    from dumptriage.model.header import BugCheck, DumpInfo
 
 
 def open_dump(path: str | os.PathLike[str]) -> CrashDump:
@@ -34,8 +38,12 @@ class CrashDump:
     def __init__(self, container: Container):
         self.container = container
         self.path = container.path
-        self.info: DumpInfo = container.info
         self.bugcheck: BugCheck = container.bugcheck
+
+    @property
+    def info(self) -> DumpInfo:
+        """The header's banner facts (built on first use)."""
+        return self.container.info
 
     # -- kernel facts --------------------------------------------------------------------
 
@@ -66,6 +74,8 @@ class CrashDump:
     @cached_property
     def kernel(self) -> KernelState:
         """Modules, processors and stack, each computed on first use."""
+        from dumptriage.dump.kernel.state import KernelState
+
         return KernelState(self.container.kernel_offer(), self.info)
 
     @property

@@ -5,13 +5,16 @@ Each code is stable (never renamed, never reused); ``Anomaly.code`` holds its va
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+
+from dumptriage.model.record import Record
+
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
-class Anomaly:
+class Anomaly(Record):
     """Something odd about the input, reported as data. ``code`` is stable (see anomalies.py)."""
 
     code: str

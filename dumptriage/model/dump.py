@@ -1,20 +1,24 @@
-"""Frozen dataclasses shared by every layer, and the report they add up to.
+"""What a reader finds in a dump beyond its header: modules, processors, stack frames.
 
 Public names are snake_case; the raw on-disk names (``BugCheckCode``...) stay in the
 generated parsers under ``dumptriage.formats``. ``to_dict()`` gives the documented JSON
 contract (``schema/report-v1.schema.json``): addresses and arguments are hex strings,
-counts and codes are numbers.
+counts and codes are numbers. The header's facts live in ``model.header`` (re-exported
+here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dumptriage.model.header import BugCheck as BugCheck
+from dumptriage.model.header import DumpInfo as DumpInfo
+from dumptriage.model.header import OsInfo as OsInfo
+from dumptriage.model.header import hex_addr as hex_addr
+from dumptriage.model.header import hex_arg as hex_arg
+from dumptriage.model.record import Record
 
-
-def hex_addr(value: int | None) -> str | None:
-    """Addresses as '0x' + lowercase hex; JSON numbers lose 64-bit precision in many readers."""
-    return None if value is None else f"{value:#x}"
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def unix_to_iso(seconds: int | None) -> str | None:
@@ -26,113 +30,7 @@ def unix_to_iso(seconds: int | None) -> str | None:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def hex_arg(value: int, width_bits: int) -> str:
-    """A bugcheck argument at the dump's natural width (8 or 16 hex digits)."""
-    return f"0x{value:0{width_bits // 4}x}"
-
-
-@dataclass(frozen=True)
-class OsInfo:
-    build: int
-    nt_version: str | None
-    product_name: str | None
-    checked: bool
-    product_type: str | None
-    suite_mask: int | None
-    suites: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "build": self.build,
-            "nt_version": self.nt_version,
-            "product_name": self.product_name,
-            "checked": self.checked,
-            "product_type": self.product_type,
-            "suite_mask": self.suite_mask,
-            "suites": list(self.suites),
-        }
-
-
-@dataclass(frozen=True)
-class DumpInfo:
-    """What WinDbg prints in its banner, read from the dump header."""
-
-    signature: str
-    arch: str
-    machine: int
-    pae: bool | None
-    dump_type_code: int
-    dump_type: str
-    banner: str
-    header_size: int
-    os: OsInfo
-    processors: int
-    system_time: str | None
-    uptime_seconds: float | None
-    comment: str | None
-    directory_table_base: int | None
-    ps_loaded_module_list: int | None
-    ps_active_process_head: int | None
-    pfn_database: int | None
-    kd_debugger_data_block: int | None
-    kernel_base: int | None
-    attributes: int | None
-    file_size: int
-    expected_size: int | None
-
-    @property
-    def pointer_bits(self) -> int:
-        return 32 if self.arch == "x86" else 64
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "signature": self.signature,
-            "arch": self.arch,
-            "machine": self.machine,
-            "pae": self.pae,
-            "dump_type_code": self.dump_type_code,
-            "dump_type": self.dump_type,
-            "banner": self.banner,
-            "header_size": self.header_size,
-            "os": self.os.to_dict(),
-            "processors": self.processors,
-            "system_time": self.system_time,
-            "uptime_seconds": self.uptime_seconds,
-            "comment": self.comment,
-            "directory_table_base": hex_addr(self.directory_table_base),
-            "ps_loaded_module_list": hex_addr(self.ps_loaded_module_list),
-            "ps_active_process_head": hex_addr(self.ps_active_process_head),
-            "pfn_database": hex_addr(self.pfn_database),
-            "kd_debugger_data_block": hex_addr(self.kd_debugger_data_block),
-            "kernel_base": hex_addr(self.kernel_base),
-            "attributes": self.attributes,
-            "file_size": self.file_size,
-            "expected_size": self.expected_size,
-        }
-
-
-@dataclass(frozen=True)
-class BugCheck:
-    """The stop code and its four arguments, as the dump states them.
-
-    What they mean (the name, the arguments in words, subtypes) is not a reader's fact: the
-    analysis layer looks it up in the catalogue (``model.explanation.Explanation``).
-    """
-
-    code: int
-    args: tuple[int, int, int, int]
-    width_bits: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "code_hex": f"0x{self.code:08x}",
-            "args": [hex_arg(a, self.width_bits) for a in self.args],
-        }
-
-
-@dataclass(frozen=True)
-class PdbInfo:
+class PdbInfo(Record):
     """The CodeView RSDS record of a PE image: what a symbol server lookup needs."""
 
     name: str
@@ -148,8 +46,7 @@ class PdbInfo:
         return {"name": self.name, "guid": self.guid, "age": self.age}
 
 
-@dataclass(frozen=True)
-class Module:
+class Module(Record):
     """A loaded kernel module (like a line of WinDbg's `lm`)."""
 
     name: str
@@ -195,8 +92,7 @@ class Module:
         }
 
 
-@dataclass(frozen=True)
-class UnloadedModule:
+class UnloadedModule(Record):
     name: str
     start: int
     end: int
@@ -207,8 +103,7 @@ class UnloadedModule:
                 "unload_time": self.unload_time}
 
 
-@dataclass(frozen=True)
-class Processor:
+class Processor(Record):
     """One CPU: its KPRCB, the thread it ran and the registers saved for it, if any."""
 
     index: int
@@ -235,8 +130,7 @@ class Processor:
         }
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(Record):
     """One stack entry: a code address, where on the stack it was found, and how."""
 
     address: int

@@ -6,12 +6,14 @@ analysis layer looks up what they mean (``catalogue.interpret.explain``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dumptriage.model.record import Record
+
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(Record):
     index: int  # 1..4, as in WinDbg's Arg1..Arg4
     value: int | None
     meaning: str
@@ -31,8 +33,7 @@ class Parameter:
         }
 
 
-@dataclass(frozen=True)
-class Subtype:
+class Subtype(Record):
     """The value of the argument that selects a subtype, and what it means (None: unknown)."""
 
     arg: int
@@ -43,8 +44,7 @@ class Subtype:
         return {"arg": self.arg, "value": f"{self.value:#x}", "summary": self.summary}
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(Record):
     code: int
     name: str | None
     description: str

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dumptriage.model.record import Record
 
-from dumptriage.model.anomaly import Anomaly
-from dumptriage.model.dump import BugCheck, DumpInfo, Frame, Module, Processor, UnloadedModule
-from dumptriage.model.explanation import Explanation
-from dumptriage.model.host import VmConfig
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dumptriage.model.anomaly import Anomaly
+    from dumptriage.model.dump import Frame, Module, Processor, UnloadedModule
+    from dumptriage.model.explanation import Explanation
+    from dumptriage.model.header import BugCheck, DumpInfo
+    from dumptriage.model.host import VmConfig
 
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Culprit:
+class Culprit(Record):
     module: str
     reason: str
 
@@ -22,8 +25,7 @@ class Culprit:
         return {"module": self.module, "reason": self.reason}
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(Record):
     path: str
     kind: str
 
@@ -31,8 +33,7 @@ class Source:
         return {"path": self.path, "kind": self.kind}
 
 
-@dataclass(frozen=True)
-class Tool:
+class Tool(Record):
     """Which program wrote the report (the ``tool`` block of the JSON contract)."""
 
     name: str
@@ -42,8 +43,7 @@ class Tool:
         return {"name": self.name, "version": self.version}
 
 
-@dataclass(frozen=True)
-class HostChoice:
+class HostChoice(Record):
     """Which VM of the host-side files the report's ``host`` is, and how it was chosen.
 
     Files of several VMs are never merged: each VM gets its own ``VmConfig`` and one of
@@ -58,8 +58,7 @@ class HostChoice:
         return {"vm": self.vm, "reason": self.reason, "others": list(self.others)}
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Record):
     """Everything dumptriage found about one input: the library's one result type."""
 
     source: Source

@@ -25,7 +25,7 @@ def open_container(path: Path) -> Container:
 
 def _container_class(file: DumpFile) -> Callable[[DumpFile], Container]:
     # Imported on demand: opening a full dump never loads the triage readers.
-    dump_type = file.info.dump_type_code
+    dump_type = file.dump_type
     if file.encrypted:
         from dumptriage.dump.containers.header_only import HeaderOnlyDump
 

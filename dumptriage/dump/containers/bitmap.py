@@ -17,12 +17,11 @@ class BitmapDump(PagedContainer):
     kind = "bitmap"
 
     def __init__(self, file: DumpFile):
-        self._layout: Layout = bitmap_layout(str(file.path), file.raw, file.data,
-                                             file.info.dump_type_code)
-        super().__init__(file, self._layout.index,
-                         self._layout.anomalies + file.size_anomalies(self._layout.data_end))
+        self._layout: Layout = bitmap_layout(file)
+        super().__init__(file, self._layout.index, self._layout.anomalies)
 
     def opening_anomalies(self) -> list[Anomaly]:
         # The popcount is checked only now (the rank index is built lazily), so that
         # opening a dump for its header stays cheap; the list is the same either way.
-        return super().opening_anomalies() + self._layout.popcount_anomalies()
+        return (super().opening_anomalies() + self._file.size_anomalies(self._layout.data_end)
+                + self._layout.popcount_anomalies())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from dumptriage.model.dump import OsInfo
+from dumptriage.model.header import OsInfo
 
 # The header is pre-filled with the "PAGE" dword; a field never written still holds it
 # (dump-format.md section 1.4: kdmp-parser, rizin and Ghidra all test for it).

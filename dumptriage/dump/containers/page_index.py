@@ -9,14 +9,24 @@ readable.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import kaitaistruct
 
+from dumptriage.dump.containers.dump_file import DumpFile
+from dumptriage.dump.containers.flat import flat_size, read_flat
 from dumptriage.dump.containers.header import is_absent
 from dumptriage.dump.memory.physical import PAGE_SIZE, BitmapMap, PageIndex, Run, RunMap
 from dumptriage.errors import DumpFormatError
+from dumptriage.formats.windows_crash_dump_flat import (
+    BITMAP_DUMP,
+    PHYSICAL_MEMORY_DESCRIPTOR32,
+    PHYSICAL_MEMORY_DESCRIPTOR64,
+    PHYSICAL_MEMORY_RUN32,
+    PHYSICAL_MEMORY_RUN64,
+)
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 
 # Physical frames above 2^40 (4 PiB) do not exist on any x86 machine (MAXPHYADDR <= 52).
@@ -27,6 +37,8 @@ MAX_PFN = 1 << 40
 # header, 16-byte runs -> 43 (QEMU declares Run[43]; KB2510168 quotes 42 for Windows).
 MAX_RUNS = {False: (700 - 8) // 8, True: (0x2C0 - 0x10) // 0x10}
 RUNS_OFFSET = {False: 0x64, True: 0x88}
+DESCRIPTOR = {False: PHYSICAL_MEMORY_DESCRIPTOR32, True: PHYSICAL_MEMORY_DESCRIPTOR64}
+RUN = {False: PHYSICAL_MEMORY_RUN32, True: PHYSICAL_MEMORY_RUN64}
 
 
 @dataclass
@@ -51,20 +63,21 @@ class Layout:
                         f"has {self.index.page_count} bits set")]
 
 
-def runs_layout(path: str, raw: Any, file_size: int) -> Layout:
+def runs_layout(file: DumpFile) -> Layout:
     """DumpType 1: the header's PHYSICAL_MEMORY_DESCRIPTOR runs."""
-    layout = _runs_layout(path, raw.header, bool(raw.is_64), int(raw.len_header))
-    _check_truncation(layout, file_size, 1)
+    layout = _runs_layout(str(file.path), file.data, file.is_64, file.len_header)
+    _check_truncation(layout, len(file.data), 1)
     return layout
 
 
-def bitmap_layout(path: str, raw: Any, data: memoryview, dump_type: int) -> Layout:
+def bitmap_layout(file: DumpFile) -> Layout:
     """DumpType 2 (SUMMARY_DUMP) or 5/6 (BMP): a PFN bitmap after the header."""
-    header_size = int(raw.len_header)
+    path, data, header_size = str(file.path), file.data, file.len_header
+    dump_type = file.dump_type
     if dump_type == 2:
-        layout = _summary_layout(path, raw, data, header_size)
+        layout = _summary_layout(path, file.raw, data, header_size)
     else:
-        layout = _bitmap_layout(path, raw, data, header_size)
+        layout = _bitmap_layout(path, data, header_size)
     _check_truncation(layout, len(data), dump_type)
     return layout
 
@@ -77,9 +90,10 @@ def _parse(path: str, structure: str, offset: int, getter: Any) -> Any:
         raise DumpFormatError(path, structure, offset, str(err).split(": ", 1)[-1]) from err
 
 
-def _runs_layout(path: str, header: Any, is_64: bool, header_size: int) -> Layout:
+def _runs_layout(path: str, data: memoryview, is_64: bool, header_size: int) -> Layout:
     offset = RUNS_OFFSET[is_64]
-    desc = _parse(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset, lambda: header.physical_memory_block)
+    # The descriptor and its runs lie inside the header, which sniff() found whole.
+    desc = read_flat(DESCRIPTOR[is_64], data, offset)
     count = int(desc.num_runs)
     if is_absent(count):
         raise DumpFormatError(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset,
@@ -88,8 +102,10 @@ def _runs_layout(path: str, header: Any, is_64: bool, header_size: int) -> Layou
         raise DumpFormatError(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset,
                               f"NumberOfRuns {count} is more than the {MAX_RUNS[is_64]} "
                               "runs the header has room for")
-    raw_runs = _parse(path, "PHYSICAL_MEMORY_DESCRIPTOR", offset, lambda: desc.runs)
-    runs = [Run(int(r.base_page), int(r.page_count)) for r in raw_runs]
+    run_format = RUN[is_64]
+    first_run = offset + flat_size(DESCRIPTOR[is_64])
+    runs = [Run(*struct.unpack_from(run_format[0], data, first_run + i * flat_size(run_format)))
+            for i in range(count)]
     _check_runs(path, offset, runs)
     layout = Layout(index=RunMap(runs, header_size), data_end=None)
     total = sum(r.page_count for r in runs)
@@ -142,8 +158,14 @@ def _summary_layout(path: str, raw: Any, data: memoryview, header_size: int) -> 
                   where=f"SUMMARY_DUMP at {header_size:#x}")
 
 
-def _bitmap_layout(path: str, raw: Any, data: memoryview, header_size: int) -> Layout:
-    bmp = _parse(path, "BMP header", header_size, lambda: raw.bitmap_dump)
+def _bitmap_layout(path: str, data: memoryview, header_size: int) -> Layout:
+    if len(data) < header_size + flat_size(BITMAP_DUMP):
+        raise DumpFormatError(path, "BMP header", header_size,
+                              f"the file ends at {len(data):#x}, inside the BMP header")
+    bmp = read_flat(BITMAP_DUMP, data, header_size)
+    if bmp.valid_dump != b"DUMP":
+        raise DumpFormatError(path, "BMP header", header_size + 4,
+                              f"ValidDump {bmp.valid_dump!r} is not 'DUMP'")
     if bytes(bmp.signature) not in (b"SDMP", b"FDMP"):
         raise DumpFormatError(path, "BMP header", header_size,
                               f"signature {bytes(bmp.signature)!r} is neither 'SDMP' nor 'FDMP'")

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dumptriage.dump.containers.dump_file import DumpFile
-from dumptriage.dump.containers.protocol import KernelOffer
-from dumptriage.dump.kernel.kdbg import search_kdbg
 from dumptriage.dump.memory.physical import PageIndex, PhysicalMemory
-from dumptriage.dump.memory.virtual import PagedMemory, paged_memory
 from dumptriage.errors import PageNotPresent
-from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
+
+if TYPE_CHECKING:
+    from dumptriage.dump.containers.protocol import KernelOffer
+    from dumptriage.dump.memory.virtual import PagedMemory
+    from dumptriage.model.anomaly import Anomaly
+    from dumptriage.model.header import DumpInfo
 
 
 class PagedContainer:
@@ -26,10 +29,13 @@ class PagedContainer:
     def __init__(self, file: DumpFile, index: PageIndex, anomalies: list[Anomaly]):
         self._file = file
         self.path: Path = file.path
-        self.info = file.info
         self.bugcheck = file.bugcheck
         self._anomalies = file.arch_anomalies() + anomalies
         self._physical = PhysicalMemory(file.data, index, file.file.fileno())
+
+    @property
+    def info(self) -> DumpInfo:
+        return self._file.info
 
     @property
     def physical(self) -> PhysicalMemory | None:
@@ -40,6 +46,8 @@ class PagedContainer:
 
     @cached_property
     def memory(self) -> PagedMemory:
+        from dumptriage.dump.memory.virtual import paged_memory
+
         return paged_memory(self._physical, self.info)
 
     def kernel_offer(self) -> KernelOffer:
@@ -47,6 +55,10 @@ class PagedContainer:
 
     @cached_property
     def _offer(self) -> KernelOffer:
+        from dumptriage.dump.containers.protocol import KernelOffer
+        from dumptriage.dump.kernel.kdbg import search_kdbg
+        from dumptriage.model.anomaly import AnomalyCode, anomaly
+
         kdbg = search_kdbg(self._read_or_none, self.info.kd_debugger_data_block,
                            self.bugcheck.args[0], self.info.pointer_bits)
         found = [] if kdbg is not None else [anomaly(

@@ -67,8 +67,12 @@ class Container(Protocol):
 
     kind: str  # "full", "bitmap", "triage", "header_only", "rdmp", ...
     path: Path
-    info: DumpInfo
     bugcheck: BugCheck
+
+    @property
+    def info(self) -> DumpInfo:
+        """The header's banner facts."""
+        ...
 
     @property
     def physical(self) -> PhysicalMemory | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from dumptriage.dump.kernel.layouts import LdrLayout
 from dumptriage.dump.kernel.pe_image import PeImage, read_pe, version_info
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import Module
+from dumptriage.model.record import replace
 
 ReadBytes = Callable[[int, int], bytes | None]
 

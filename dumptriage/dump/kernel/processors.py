@@ -10,7 +10,6 @@ in ``KPRCB.ProcessorState`` (section 6.2). KDBG's offsets win over the per-build
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dumptriage.dump.kernel.kdbg import Kdbg
 from dumptriage.dump.kernel.layouts import KernelLayout
@@ -18,6 +17,7 @@ from dumptriage.dump.kernel.modules import read_pointer
 from dumptriage.dump.kernel.registers import CONTEXT_SIZE, Registers, parse_context
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import DumpInfo, Processor
+from dumptriage.model.record import Record
 
 ReadBytes = Callable[[int, int], bytes | None]
 
@@ -25,8 +25,7 @@ ReadBytes = Callable[[int, int], bytes | None]
 MAX_PROCESSORS = 2048
 
 
-@dataclass(frozen=True)
-class PrcbOffsets:
+class PrcbOffsets(Record):
     current_thread: int | None
     context_pointer: int | None
     proc_state_context: int | None
@@ -47,8 +46,7 @@ def prcb_offsets(kdbg: Kdbg | None, layout: KernelLayout | None) -> PrcbOffsets:
     )
 
 
-@dataclass(frozen=True)
-class CpuState:
+class CpuState(Record):
     """A processor plus its full registers (the public Processor keeps ip/sp/fp)."""
 
     processor: Processor

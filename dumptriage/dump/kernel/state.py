@@ -9,7 +9,6 @@ it found (a list cut short, a page not in the dump, an unknown build) to itself,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cached_property
 
 from dumptriage.dump.containers.protocol import KernelOffer, VirtualMemory
@@ -35,6 +34,7 @@ from dumptriage.dump.kernel.unloaded import read_unloaded
 from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import DumpInfo, Frame, Module, Processor, UnloadedModule
+from dumptriage.model.record import replace
 
 ReadBytes = Callable[[int, int], bytes | None]
 

@@ -7,7 +7,6 @@ driver and unloaded-driver tables (dump-format.md sections 3 and 12).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cached_property
 
 from dumptriage.dump.containers.dump_file import DumpFile
@@ -24,6 +23,7 @@ from dumptriage.dump.containers.triage.unloaded import read_unloaded_drivers
 from dumptriage.dump.kernel.kdbg import MAX_KDBG_LEN, Kdbg, parse_kdbg
 from dumptriage.dump.memory.physical import PhysicalMemory
 from dumptriage.model.anomaly import Anomaly
+from dumptriage.model.record import replace
 
 
 class TriageDump:
