@@ -10,7 +10,9 @@ line naming the file, the structure, the offset and what was wrong.
 
 from __future__ import annotations
 
-from pathlib import Path
+TYPE_CHECKING = False  # see model/record.py: keeps imports off the open path
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class DumptriageError(Exception):

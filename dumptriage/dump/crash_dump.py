@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-from dumptriage.dump.containers import Container, open_container
+from dumptriage.dump.containers import open_container
 from dumptriage.errors import PageNotPresent, UnsupportedDump
 
-if TYPE_CHECKING:  # loaded when first used: opening a dump for its header stays cheap
+# Loaded when first used: opening a dump for its header stays cheap (model/record.py
+# says why `typing` itself is kept off this path).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dumptriage.dump.containers.protocol import Container
     from dumptriage.dump.kernel.kdbg import Kdbg
     from dumptriage.dump.kernel.registers import Registers
     from dumptriage.dump.kernel.state import KernelState
@@ -29,7 +33,7 @@ if TYPE_CHECKING:  # loaded when first used: opening a dump for its header stays
 
 def open_dump(path: str | os.PathLike[str]) -> CrashDump:
     """Open a kernel dump (PAGEDUMP / PAGEDU64). Raises DumpFormatError on a bad header."""
-    return CrashDump(open_container(Path(path)))
+    return CrashDump(open_container(os.fspath(path)))
 
 
 class CrashDump:
@@ -37,8 +41,13 @@ class CrashDump:
 
     def __init__(self, container: Container):
         self.container = container
-        self.path = container.path
         self.bugcheck: BugCheck = container.bugcheck
+
+    @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.container.path)
 
     @property
     def info(self) -> DumpInfo:
@@ -98,7 +107,7 @@ class CrashDump:
         """Every anomaly of the container and of the kernel state, in one fixed order:
         the same dump always gives the same list, whatever was read before."""
         offer = self.container.kernel_offer()
-        return self.container.opening_anomalies() + offer.anomalies + self.kernel.anomalies()
+        return [*self.container.opening_anomalies(), *offer.anomalies, *self.kernel.anomalies()]
 
     # -- memory access -------------------------------------------------------------------
 

@@ -8,8 +8,6 @@ names here are a convenience for library users and resolve on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 _WHERE = {
     "Anomaly": "anomaly", "AnomalyCode": "anomaly",
     "OsInfo": "dump", "DumpInfo": "dump", "BugCheck": "dump", "PdbInfo": "dump",
@@ -25,7 +23,10 @@ __all__ = [
     "UnloadedModule", "VmConfig",
 ]
 
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
 if TYPE_CHECKING:
+    from typing import Any
+
     from dumptriage.model.anomaly import Anomaly, AnomalyCode
     from dumptriage.model.dump import (
         BugCheck,

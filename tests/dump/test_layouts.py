@@ -62,3 +62,15 @@ def test_unknown_build_gets_the_nearest_layout() -> None:
     assert nearest is not None and nearest.id == "win10-x64"
     assert kernel_layout("x86", 2600) is None
     assert nearest_layout("arm64", 22000) is None
+
+
+def test_filetime_limit_is_the_last_representable_day() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from dumptriage.dump.containers.header import _FILETIME_MAX, filetime_to_iso
+
+    epoch = datetime(1601, 1, 1, tzinfo=timezone.utc)
+    last = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    assert (last - epoch) // timedelta(microseconds=1) * 10 == _FILETIME_MAX
+    assert filetime_to_iso(_FILETIME_MAX) == "9999-12-31T00:00:00.000Z"
+    assert filetime_to_iso(_FILETIME_MAX + 1) is None

@@ -6,14 +6,16 @@ nothing after this point asks which kind of container it has.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 from dumptriage.dump.containers.dump_file import DumpFile
-from dumptriage.dump.containers.protocol import Container
+
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dumptriage.dump.containers.protocol import Container
 
 
-def open_container(path: Path) -> Container:
+def open_container(path: str) -> Container:
     """The container for a PAGEDUMP/PAGEDU64 file (DumpFormatError if it is none)."""
     file = DumpFile(path)
     try:
@@ -47,4 +49,4 @@ def _container_class(file: DumpFile) -> Callable[[DumpFile], Container]:
     return HeaderOnlyDump  # 3 (header only), 7, and the RDMP types 8-0xA until read
 
 
-__all__ = ["Container", "open_container"]
+__all__ = ["open_container"]

@@ -12,9 +12,7 @@ import contextlib
 import mmap
 import os
 from functools import cached_property
-from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
 
 from dumptriage.dump.containers import header as hdr
 from dumptriage.dump.containers.flat import read_flat
@@ -23,7 +21,10 @@ from dumptriage.errors import DumpFormatError
 from dumptriage.formats.windows_crash_dump_flat import DUMP_HEADER32, DUMP_HEADER64
 from dumptriage.model.header import BugCheck, DumpInfo
 
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
 if TYPE_CHECKING:
+    from typing import Any
+
     from dumptriage.dump.kernel.registers import Registers
     from dumptriage.model.anomaly import Anomaly
 
@@ -33,8 +34,8 @@ ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
 class DumpFile:
     """The file, its read-only mapping and the DUMP_HEADER facts. ``close()`` releases all."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: str):
+        self.path = path  # as given: pathlib stays off the open path
         self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
         try:
             self.map = _map_file(self.file, str(path))

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import struct
 from types import SimpleNamespace
-from typing import Any
+
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Any
 
 FlatType = tuple[str, tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]
 

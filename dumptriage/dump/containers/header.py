@@ -6,10 +6,11 @@ decides what to do with them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any
-
 from dumptriage.model.header import OsInfo
+
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Any
 
 # The header is pre-filled with the "PAGE" dword; a field never written still holds it
 # (dump-format.md section 1.4: kdmp-parser, rizin and Ghidra all test for it).
@@ -81,11 +82,10 @@ SUITE_NAMES = (
 # MajorVersion holds the top nibble of NtBuildNumber: 0xF free build, 0xC checked build.
 CHECKED_BUILD_MAJOR = 0xC
 
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
-# FILETIMEs beyond year 9999 cannot be a datetime; such a value is garbage anyway.
-_FILETIME_MAX = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _FILETIME_EPOCH) // timedelta(
-    microseconds=1
-) * 10
+# FILETIMEs beyond 9999-12-31 cannot be a datetime; such a value is garbage anyway. The
+# constant is (datetime(9999, 12, 31) - datetime(1601, 1, 1)) in 100-ns ticks, written
+# out so that `datetime` loads only when a time is shown (tests/dump pin it).
+_FILETIME_MAX = 2_650_466_880_000_000_000
 
 
 def is_absent(value: int) -> bool:
@@ -101,7 +101,10 @@ def filetime_to_iso(filetime: int) -> str | None:
     """FILETIME (100-ns ticks since 1601 UTC) as ISO 8601 UTC with milliseconds."""
     if filetime <= 0 or filetime > _FILETIME_MAX or is_absent(filetime):
         return None
-    moment = _FILETIME_EPOCH + timedelta(microseconds=filetime // 10)
+    from datetime import datetime, timedelta, timezone
+
+    epoch = datetime(1601, 1, 1, tzinfo=timezone.utc)
+    moment = epoch + timedelta(microseconds=filetime // 10)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

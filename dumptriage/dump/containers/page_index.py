@@ -10,15 +10,13 @@ readable.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
-from typing import Any
 
 import kaitaistruct
 
 from dumptriage.dump.containers.dump_file import DumpFile
 from dumptriage.dump.containers.flat import flat_size, read_flat
 from dumptriage.dump.containers.header import is_absent
-from dumptriage.dump.memory.physical import PAGE_SIZE, BitmapMap, PageIndex, Run, RunMap
+from dumptriage.dump.memory.physical import PAGE_SIZE, BitmapMap, Run, RunMap
 from dumptriage.errors import DumpFormatError
 from dumptriage.formats.windows_crash_dump_flat import (
     BITMAP_DUMP,
@@ -28,6 +26,12 @@ from dumptriage.formats.windows_crash_dump_flat import (
     PHYSICAL_MEMORY_RUN64,
 )
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
+
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dumptriage.dump.memory.physical import PageIndex
 
 # Physical frames above 2^40 (4 PiB) do not exist on any x86 machine (MAXPHYADDR <= 52).
 MAX_PFN = 1 << 40
@@ -41,7 +45,6 @@ DESCRIPTOR = {False: PHYSICAL_MEMORY_DESCRIPTOR32, True: PHYSICAL_MEMORY_DESCRIP
 RUN = {False: PHYSICAL_MEMORY_RUN32, True: PHYSICAL_MEMORY_RUN64}
 
 
-@dataclass
 class Layout:
     """The page index of a dump plus what was learnt while building it.
 
@@ -49,11 +52,13 @@ class Layout:
     (``claimed_pages``) stands in for the popcount; ``popcount_anomalies`` compares them.
     """
 
-    index: PageIndex
-    data_end: int | None
-    anomalies: list[Anomaly] = field(default_factory=list)
-    claimed_pages: int | None = None
-    where: str = ""
+    def __init__(self, index: PageIndex, data_end: int | None, *,
+                 claimed_pages: int | None = None, where: str = ""):
+        self.index = index
+        self.data_end = data_end
+        self.anomalies: list[Anomaly] = []
+        self.claimed_pages = claimed_pages
+        self.where = where
 
     def popcount_anomalies(self) -> list[Anomaly]:
         if self.claimed_pages is None or self.index.page_count == self.claimed_pages:

@@ -7,15 +7,15 @@ through the header's DirectoryTableBase and the KDBG is found in memory.
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dumptriage.dump.containers.dump_file import DumpFile
-from dumptriage.dump.memory.physical import PageIndex, PhysicalMemory
+from dumptriage.dump.memory.physical import PhysicalMemory
 from dumptriage.errors import PageNotPresent
 
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
 if TYPE_CHECKING:
     from dumptriage.dump.containers.protocol import KernelOffer
+    from dumptriage.dump.memory.physical import PageIndex
     from dumptriage.dump.memory.virtual import PagedMemory
     from dumptriage.model.anomaly import Anomaly
     from dumptriage.model.header import DumpInfo
@@ -28,7 +28,7 @@ class PagedContainer:
 
     def __init__(self, file: DumpFile, index: PageIndex, anomalies: list[Anomaly]):
         self._file = file
-        self.path: Path = file.path
+        self.path = file.path
         self.bugcheck = file.bugcheck
         self._anomalies = file.arch_anomalies() + anomalies
         self._physical = PhysicalMemory(file.data, index, file.file.fileno())
@@ -66,7 +66,7 @@ class PagedContainer:
             "no readable 'KDBG' block at KdDebuggerDataBlock or BugCheckParameter1 "
             "(encoded, or its page is not in the dump)")]
         return KernelOffer(memory=self.memory, kdbg=kdbg,
-                           header_registers=self._file.header_registers(), anomalies=found)
+                           header_registers=self._file.header_registers(), anomalies=tuple(found))
 
     def _read_or_none(self, va: int, size: int) -> bytes | None:
         try:

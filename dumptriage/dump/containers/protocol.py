@@ -9,12 +9,11 @@ file under ``dump/containers/`` and one line in ``containers/__init__.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from dumptriage.model.record import Record
 
+if TYPE_CHECKING:
     from dumptriage.dump.kernel.kdbg import Kdbg
     from dumptriage.dump.kernel.registers import Registers
     from dumptriage.dump.memory.physical import PhysicalMemory
@@ -34,16 +33,14 @@ class VirtualMemory(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class PrcbCopy:
+class PrcbCopy(Record):
     """The crashing CPU's KPRCB as a minidump writer copied it, and where it lived."""
 
     data: bytes
     va: int | None
 
 
-@dataclass(frozen=True)
-class KernelOffer:
+class KernelOffer(Record):
     """What kernel state a container can offer; absent parts are None.
 
     ``listed_modules``/``listed_unloaded``: the container lists them itself (a minidump's
@@ -59,14 +56,14 @@ class KernelOffer:
     listed_unloaded: list[UnloadedModule] | None = None
     prcb_copy: PrcbCopy | None = None
     partial_cpus: bool = False
-    anomalies: list[Anomaly] = field(default_factory=list)
+    anomalies: tuple[Anomaly, ...] = ()
 
 
 class Container(Protocol):
     """One opened dump file of one container kind."""
 
     kind: str  # "full", "bitmap", "triage", "header_only", "rdmp", ...
-    path: Path
+    path: str  # the file name as given
     bugcheck: BugCheck
 
     @property

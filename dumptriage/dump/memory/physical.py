@@ -19,10 +19,21 @@ import os
 import struct
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 from dumptriage.errors import PageNotPresent
+from dumptriage.model.record import Record
+
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class PageIndex(Protocol):
+        """Maps a page frame number to the file offset of its 4 KiB of data, or None."""
+
+        def file_offset(self, pfn: int) -> int | None: ...
+
+        @property
+        def page_count(self) -> int: ...
 
 PAGE_SIZE = 0x1000
 PAGE_SHIFT = 12
@@ -35,17 +46,7 @@ _OFFSET_CACHE = 1 << 16  # bounded: emptied when full
 _SMALL_READ = 512  # up to this many bytes within one page: read from the mapping
 
 
-class PageIndex(Protocol):
-    """Maps a page frame number to the file offset of its 4 KiB of data, or None."""
-
-    def file_offset(self, pfn: int) -> int | None: ...
-
-    @property
-    def page_count(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class Run:
+class Run(Record):
     base_page: int
     page_count: int
 

@@ -76,7 +76,7 @@ class TriageDump:
             memory=memory, kdbg=kdbg, header_registers=self._file.header_registers(),
             listed_modules=modules, listed_unloaded=unloaded,
             prcb_copy=PrcbCopy(copy, self._copy_va(memory, copy)) if copy else None,
-            partial_cpus=True, anomalies=memory_found + found + more)
+            partial_cpus=True, anomalies=tuple(memory_found + found + more))
 
     def _prcb_copy(self) -> bytes | None:
         """The KPRCB copy: PrcbOffset up to the next section (bounded by the file)."""
