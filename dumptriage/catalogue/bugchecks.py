@@ -17,18 +17,17 @@ How a code given as text is read (``lookup`` / ``parse_code``):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from dumptriage.catalogue.tsv import read_rows
 from dumptriage.catalogue.tsv import read_text as _read_text
+from dumptriage.model.record import Record
 
 DATA_FILE = "bugchecks.tsv"
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 
 
-@dataclass(frozen=True)
-class BugcheckEntry:
+class BugcheckEntry(Record):
     """One stop code as listed in ``bugchecks.tsv``."""
 
     code: int
@@ -42,8 +41,7 @@ class BugcheckEntry:
         return f"0x{self.code:08X}"
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(Record):
     by_code: dict[int, BugcheckEntry]
     by_name: dict[str, BugcheckEntry]
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 from dumptriage.catalogue.tsv import read_rows
+from dumptriage.model.record import Record
 
 CLASSES = ("inbox", "virtio", "third_party", "unknown")
 _MICROSOFT = "microsoft corporation"
 
 
-@dataclass(frozen=True)
-class DriverEntry:
+class DriverEntry(Record):
     name: str
     module_class: str
     vendor: str

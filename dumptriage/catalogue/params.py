@@ -7,19 +7,18 @@ dataclasses, resolves ``same_as`` (the ``_M`` twins of 0x7E, 0x7F, ...) and cach
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from dumptriage.catalogue.tsv import data_path
+from dumptriage.model.record import Record
 
 PARAMS_FILE = "bugcheck_params.toml"
 COMPILED_FILE = "bugcheck_params.json"
 ARG_COUNT = 4
 
 
-@dataclass(frozen=True)
-class ArgSpec:
+class ArgSpec(Record):
     """What one of the four arguments holds, and how to read a concrete value."""
 
     meaning: str
@@ -28,8 +27,7 @@ class ArgSpec:
     template: str | None = None
 
 
-@dataclass(frozen=True)
-class SubtypeSpec:
+class SubtypeSpec(Record):
     """One value of the subtype-selecting argument; ``args`` overrides the default meanings."""
 
     value: int
@@ -37,8 +35,7 @@ class SubtypeSpec:
     args: tuple[ArgSpec | None, ...] = ()
 
 
-@dataclass(frozen=True)
-class CodeParams:
+class CodeParams(Record):
     code: int
     description: str
     source: str

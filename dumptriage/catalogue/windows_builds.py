@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from functools import cache
 
 from dumptriage.catalogue.tsv import read_text
+from dumptriage.model.record import Record
 
 
-@dataclass(frozen=True)
-class WindowsBuild:
+class WindowsBuild(Record):
     build: int
     nt_version: str
     client_name: str

@@ -13,9 +13,9 @@ symbols we report that the block is unavailable instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dumptriage.formats.kddebugger_data64 import KddebuggerData64
+from dumptriage.model.record import Record
 
 KDBG_TAG = "KDBG"
 _HEADER_LEN = 0x18
@@ -26,8 +26,7 @@ MAX_KDBG_LEN = 0x1000
 ReadBytes = Callable[[int, int], bytes | None]
 
 
-@dataclass(frozen=True)
-class Kdbg:
+class Kdbg(Record):
     """The KDBG fields dumptriage uses, pointers already cut to the dump's width."""
 
     va: int

@@ -10,13 +10,12 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from dumptriage.dump.kernel.layouts import LdrLayout
 from dumptriage.dump.kernel.pe_image import PeImage, read_pe, version_info
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import Module
-from dumptriage.model.record import replace
+from dumptriage.model.record import Record, replace
 
 ReadBytes = Callable[[int, int], bytes | None]
 
@@ -26,8 +25,7 @@ MAX_MODULES = 4096
 _MAX_NAME_BYTES = 1024  # UNICODE_STRING.Length is a u16 of bytes; paths stay far below
 
 
-@dataclass(frozen=True)
-class LoadedEntry:
+class LoadedEntry(Record):
     """One KLDR_DATA_TABLE_ENTRY, Microsoft's fields in snake_case."""
 
     entry_va: int

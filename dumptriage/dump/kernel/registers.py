@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from io import BytesIO
 
 from kaitaistruct import KaitaiStream, KaitaiStructError
 
 from dumptriage.formats.windows_context import WindowsContext
+from dumptriage.model.record import Record
 
 CONTEXT_SIZE = {"x86": 0x2CC, "x64": 0x4D0}
 
@@ -15,8 +15,7 @@ CONTEXT_SIZE = {"x86": 0x2CC, "x64": 0x4D0}
 _ARCH_FLAG = {"x86": 0x0001_0000, "x64": 0x0010_0000}
 
 
-@dataclass(frozen=True)
-class Registers:
+class Registers(Record):
     """The three registers a stack walk starts from, plus the raw ContextFlags."""
 
     ip: int
