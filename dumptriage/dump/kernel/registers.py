@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from io import BytesIO
+import struct
 
-from kaitaistruct import KaitaiStream, KaitaiStructError
-
-from dumptriage.formats.windows_context import WindowsContext
+from dumptriage.dump.containers.flat import read_flat
+from dumptriage.formats.windows_context_flat import CONTEXT_AMD64, CONTEXT_X86
 from dumptriage.model.record import Record
 
 CONTEXT_SIZE = {"x86": 0x2CC, "x64": 0x4D0}
@@ -37,7 +36,7 @@ def parse_context(blob: bytes | None, arch: str) -> Registers | None:
         return None
     try:
         regs = _read(blob, arch)
-    except (KaitaiStructError, EOFError):
+    except struct.error:  # shorter than the CONTEXT's fixed part
         return None
     if regs.ip == 0 and regs.sp == 0:
         return None
@@ -48,9 +47,9 @@ def parse_context(blob: bytes | None, arch: str) -> Registers | None:
 
 
 def _read(blob: bytes, arch: str) -> Registers:
-    stream = KaitaiStream(BytesIO(blob))
+    # The CONTEXT of formats/windows_context.ksy, through its flattened struct format.
     if arch == "x86":
-        x86 = WindowsContext.ContextX86(stream)
+        x86 = read_flat(CONTEXT_X86, blob, 0)
         return Registers(ip=x86.eip, sp=x86.esp, fp=x86.ebp, flags=x86.context_flags)
-    amd64 = WindowsContext.ContextAmd64(stream)
+    amd64 = read_flat(CONTEXT_AMD64, blob, 0)
     return Registers(ip=amd64.rip, sp=amd64.rsp, fp=amd64.rbp, flags=amd64.context_flags)
