@@ -10,8 +10,6 @@ The library's public face::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -44,7 +42,10 @@ _LAZY = {
     "UnsupportedDump": "dumptriage.errors",
 }
 
+TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
 if TYPE_CHECKING:
+    from typing import Any
+
     from dumptriage.analysis import analyze
     from dumptriage.dump.crash_dump import CrashDump, open_dump
     from dumptriage.errors import DumpFormatError, DumptriageError, PageNotPresent, UnsupportedDump
