@@ -1,29 +1,35 @@
 """Unloaded drivers in a triage minidump (MmUnloadedDrivers, copied at UnloadedDriversOffset).
 
-Layout (dump-format.md section 3.6, S6's DUMP_UNLOADED_DRIVERS32/64; x64 settled in
-section 12.1): a count, then entries of
+The section is ``dump_unloaded_drivers_list32/64`` in formats/windows_triage.ksy: a count,
+then DUMP_UNLOADED_DRIVERS32/64 entries, whose offsets come, with the kernel ring's
+UNLOADED_DRIVERS, from dump/kernel/unloaded.py (dump-format.md section 3.6; x64 settled
+in section 12.1):
 
-- 64-bit (x64 and ARM64), 0x38 bytes: Name UNICODE_STRING64, DriverName WCHAR[12],
-  StartAddress u64, EndAddress u64; the count is a u64 (section 12.1: 8 + 4 x 0x38 is
-  exactly the section extent).
-- x86, 0x28 bytes: Name UNICODE_STRING32, DriverName WCHAR[12], StartAddress u32,
-  EndAddress u32. The count width is open (section 3.6). We try 4 bytes first, because
-  dbgeng's own triage writer reserves ``sizeof(ULONG) + MI_UNLOADED_DRIVERS *
-  sizeof(DUMP_UNLOADED_DRIVERS32)`` for the section, then 8; a width wins when its count
-  is within the cap and every entry validates (see ``_entry``). A wrong width shifts every
-  entry by 4 bytes, which puts the zero UNICODE_STRING buffer where the name should start
-  and an unaligned value where StartAddress should be, so it fails validation.
+- 64-bit (x64 and ARM64), 0x38-byte entries; the count is a u64 (section 12.1: 8 + 4 x
+  0x38 is exactly the section extent).
+- x86, 0x28-byte entries. The count width is open (section 3.6). We try the .ksy's 4
+  bytes first, because dbgeng's own triage writer reserves ``sizeof(ULONG) +
+  MI_UNLOADED_DRIVERS * sizeof(DUMP_UNLOADED_DRIVERS32)`` for the section, then 8; a
+  width wins when its count is within the cap and every entry validates (see
+  ``_entry``). A wrong width shifts every entry by 4 bytes, which puts the zero
+  UNICODE_STRING buffer where the name should start and an unaligned value where
+  StartAddress should be, so it fails validation.
 
 The name is the inline WCHAR[12] copy: the writer zeroes Name.Buffer (section 12.1), and
 the copy is not NUL-terminated when it is 12 characters long (``mcupdate.dll``), so longer
 names come out truncated to 12 characters, as WinDbg shows them. The section carries no
 unload time.
+
+Entries are read with struct at the .ksy's offsets (DESIGN convention 3): the count width
+is decided by reading the table once per candidate width, which the Kaitai list type
+(its count fixed to one width, and read eagerly whatever the count says) cannot do.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
+
+import kaitaistruct
 
 from dumptriage.dump.containers.triage.bounds import (
     entries_that_fit,
@@ -31,26 +37,30 @@ from dumptriage.dump.containers.triage.bounds import (
     section_anomaly,
 )
 from dumptriage.dump.containers.triage.header import TriageHeader
+from dumptriage.dump.kernel.unloaded import (
+    COPY_LAYOUT,
+    RING_SLOTS,
+    UnloadedLayout,
+    address_range,
+)
+from dumptriage.formats.windows_triage import WindowsTriage
 from dumptriage.model.anomaly import Anomaly
 from dumptriage.model.dump import UnloadedModule
 
-# MmUnloadedDrivers is a ring of MI_UNLOADED_DRIVERS = 50 entries (the constant dbgeng's
-# writer uses to size the section; section 5.3 believes 50 too).
-MAX_UNLOADED = 50
-INLINE_NAME_CHARS = 12
+# The copy holds at most the kernel ring's MI_UNLOADED_DRIVERS = 50 slots.
+MAX_UNLOADED = RING_SLOTS
 
 
-@dataclass(frozen=True)
-class UnloadedLayout:
-    count_widths: tuple[int, ...]
-    entry_size: int
-    name: int  # offset of the inline WCHAR[12]
-    start: int
-    address_format: str  # StartAddress and EndAddress, back to back
+def _count_width(list_type: type) -> int:
+    """Bytes of the count, as the generated parser reads it: an empty list is its count."""
+    stream = kaitaistruct.KaitaiStream(kaitaistruct.BytesIO(bytes(8)))
+    list_type(stream)
+    return int(stream.pos())
 
 
-UNLOADED_64 = UnloadedLayout((8,), 0x38, 0x10, 0x28, "<QQ")
-UNLOADED_32 = UnloadedLayout((4, 8), 0x28, 0x08, 0x20, "<II")
+# Count widths to try: the .ksy's, then (x86 only, section 3.6 leaves it open) a u64.
+COUNT_WIDTHS = {64: (_count_width(WindowsTriage.DumpUnloadedDriversList64),),
+                32: (_count_width(WindowsTriage.DumpUnloadedDriversList32), 8)}
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,8 @@ def read_unloaded_drivers(header: TriageHeader, data: memoryview, pointer_bits: 
                           ) -> tuple[list[UnloadedModule], list[Anomaly]]:
     """The unloaded-driver list, in the order the kernel's ring holds it."""
     start = header.unloaded_drivers_offset
-    layout = UNLOADED_64 if pointer_bits == 64 else UNLOADED_32
-    readings = [r for w in layout.count_widths
+    layout = COPY_LAYOUT[pointer_bits]
+    readings = [r for w in COUNT_WIDTHS[pointer_bits]
                 if (r := _read(data, start, w, layout, pointer_bits)) is not None]
     if not readings:
         return [], []
@@ -89,19 +99,19 @@ def _read(data: memoryview, start: int, width: int, layout: UnloadedLayout,
     if start <= 0 or start + width > len(data):
         return None
     count = int.from_bytes(data[start : start + width], "little")
-    readable = entries_that_fit(len(data), start + width, layout.entry_size, count,
-                                MAX_UNLOADED)
+    readable = entries_that_fit(len(data), start + width, layout.size, count, MAX_UNLOADED)
     first = start + width
-    entries = [_entry(data, first + i * layout.entry_size, layout, pointer_bits)
+    entries = [_entry(data, first + i * layout.size, layout, pointer_bits)
                for i in range(readable)]
     return _Reading(width, count, entries)
 
 
 def _entry(data: memoryview, at: int, layout: UnloadedLayout,
            pointer_bits: int) -> UnloadedModule | None:
-    name = _inline_name(bytes(data[at + layout.name : at + layout.name
-                                   + 2 * INLINE_NAME_CHARS]))
-    low, high = struct.unpack_from(layout.address_format, data, at + layout.start)
+    assert layout.inline_name is not None
+    name_at, name_size = layout.inline_name
+    name = _inline_name(bytes(data[at + name_at : at + name_at + name_size]))
+    low, high = address_range(data, at, layout)
     if name is None or high <= low or not is_image_range(low, high - low, pointer_bits):
         return None
     return UnloadedModule(name=name, start=low, end=high)

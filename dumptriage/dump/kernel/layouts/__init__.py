@@ -1,13 +1,23 @@
-"""Per-build kernel structure offsets, kept as data in kernel.toml (one entry per build range)."""
+"""Kernel structure offsets: per build in kernel.toml; per .ksy type from its flattened form.
+
+``kernel.toml`` holds the structures that change per build (KLDR_DATA_TABLE_ENTRY, the
+KPRCB/KTHREAD fallbacks), one entry per (arch, build range). ``field_offsets`` turns a
+flattened .ksy type into field offsets, so readers that index into a table by hand take
+the offsets from the one description instead of writing them again.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import struct
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import tomllib
+
+from dumptriage.dump.containers.flat import FlatType
 
 
 @dataclass(frozen=True)
@@ -84,3 +94,33 @@ def nearest_layout(arch: str, build: int) -> KernelLayout | None:
         return max(0, build - layout.max_build)
 
     return min(same_arch, key=distance)
+
+
+# -- fields of the flattened .ksy types ---------------------------------------------------
+
+def field_offsets(table: FlatType) -> dict[str, int]:
+    """Byte offset of every field of a flattened .ksy type (dumptriage/formats/*_flat.py)."""
+    return {name: at for name, (at, _) in field_spans(table).items()}
+
+
+def field_spans(table: FlatType) -> dict[str, tuple[int, int]]:
+    """(offset, size) of every field of a flattened .ksy type.
+
+    The format has one struct code per field ("<16s24sQQ": name, driver_name, start,
+    end), so a field's offset is the packed size of the codes before it.
+    """
+    fmt, fields, _ = table
+    codes = re.findall(r"\d*[a-zA-Z?]", fmt.lstrip("<"))
+    if len(codes) != len(fields):
+        raise ValueError(f"{fmt!r} does not have one struct code per field of {fields!r}")
+    spans, at = {}, 0
+    for (name, _), code in zip(fields, codes, strict=True):
+        size = struct.calcsize("<" + code)
+        spans[name] = (at, size)
+        at += size
+    return spans
+
+
+def flat_constant(table: FlatType, name: str) -> int:
+    """An integer-constant instance of a flattened .ksy type (e.g. ``ofs_ldr_entry``)."""
+    return dict(table[2])[name]
