@@ -14,9 +14,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from dumptriage.cli_context import collect_command, context_command
+from tests.conftest import shared
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "context"
-SHARED = Path("/work/shared")
+SHARED = shared()
 UPDATE = os.environ.get("DUMPTRIAGE_UPDATE_GOLDEN") == "1"
 
 

@@ -9,11 +9,12 @@ import pytest
 
 from dumptriage.context.kubevirt import parse_kubevirt_yaml
 from dumptriage.errors import ContextParseError
+from tests.conftest import shared
 from tests.context import shape
 
 jinja2 = pytest.importorskip("jinja2", reason="jinja2 (test extra) renders the templates")
 
-CORPUS = Path("/work/shared/corpus/kubevirt")
+CORPUS = shared("corpus/kubevirt")
 TEMPLATES = sorted(CORPUS.glob("*.tpl.yaml"))
 
 

@@ -16,9 +16,10 @@ from dumptriage.context.libvirt_xml import parse_domain_xml
 from dumptriage.context.qemu_argv import parse_argv
 from dumptriage.context.qemu_opts import split_command
 from dumptriage.model.host import VmConfig
+from tests.conftest import shared
 from tests.context import shape
 
-CORPUS = Path("/work/shared/corpus/libvirt")
+CORPUS = shared("corpus/libvirt")
 
 
 def _pairs() -> list[tuple[str, Path, Path]]:

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from dumptriage.context.libvirt_xml import parse_domain_xml
 from dumptriage.context.qemu_argv import parse_argv
 from dumptriage.context.qemu_opts import split_command
+from tests.conftest import shared
 from tests.context import shape
 
-CORPUS = Path("/work/shared/corpus/libvirt")
+CORPUS = shared("corpus/libvirt")
 URI = "qemu:///system"
 
 

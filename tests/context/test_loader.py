@@ -13,9 +13,10 @@ from dumptriage.context import load_context
 from dumptriage.context.host_facts import parse_cpuinfo, parse_dmesg, parse_kvm_params
 from dumptriage.context.sniff import detect
 from dumptriage.errors import ContextParseError
+from tests.conftest import shared
 from tests.context import shape
 
-SHARED = Path("/work/shared")
+SHARED = shared()
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
 model name\t: Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz

@@ -19,9 +19,10 @@ from dumptriage.context.proxmox import parse_proxmox_conf
 from dumptriage.context.qemu_argv import parse_argv
 from dumptriage.context.qemu_opts import split_command
 from dumptriage.model.host import VmConfig
+from tests.conftest import shared
 from tests.context import shape
 
-CORPUS = Path("/work/shared/corpus/proxmox")
+CORPUS = shared("corpus/proxmox")
 PAIRS = sorted(p for p in CORPUS.glob("*.conf") if p.with_name(p.name + ".cmd").exists())
 # Custom CPU models live in /etc/pve/virtual-guest/cpu-models.conf (mocked by the
 # harness, not in the corpus): the VM config names "custom-qemu64" while the command

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from dumptriage.context.qemu_log import parse_qemu_log
+from tests.conftest import SAMPLE_STORY, shared
 from tests.context import shape
 
-ARGS = Path("/work/shared/corpus/libvirt/hyperv.x86_64-latest.args")
+ARGS = shared("corpus/libvirt/hyperv.x86_64-latest.args")
 
 BANNER = ("2024-05-01 10:00:00.000+0000: starting up libvirt version: 10.0.0, package: "
           "1ubuntu1 (Ubuntu), qemu version: 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1), kernel: "
@@ -48,7 +47,7 @@ def test_modern_log() -> None:
 
 
 def test_two_starts_use_the_last() -> None:
-    story = Path("/work/shared/story/qemu-vm113.log").read_text()
+    story = (SAMPLE_STORY / "qemu-vm113.log").read_text()
     text = f"{story}{BANNER}\n{ARGS.read_text()}"
     c = parse_qemu_log(text, "two.log")
     assert c.cpu is not None and c.cpu.model == "qemu64"

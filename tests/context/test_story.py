@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 from dumptriage.context import load_context
 from dumptriage.context.libvirt_xml import parse_domain_xml
@@ -11,9 +10,10 @@ from dumptriage.context.libvirtd_log import parse_libvirtd_log
 from dumptriage.context.qemu_argv import parse_argv
 from dumptriage.context.qemu_log import parse_qemu_log
 from dumptriage.context.qemu_opts import split_command
+from tests.conftest import SAMPLE_STORY
 from tests.context import shape
 
-STORY = Path("/work/shared/story")
+STORY = SAMPLE_STORY
 
 
 def test_qemu_log() -> None:
