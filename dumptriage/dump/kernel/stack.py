@@ -1,27 +1,33 @@
-"""The crashing thread's stack, without symbols: a context frame, an EBP chain, a raw scan.
+"""The crashing thread's stack, without symbols: context, unwinding (x64), EBP chain, scan.
 
 * ``context``: the instruction pointer of the saved registers.
 * ``frame_pointer`` (x86): 32-bit Windows kernels keep EBP frames; [ebp] is the caller's
   EBP and [ebp+4] the return address. The chain is followed while it climbs the stack
   and lands in module code; it stops at the first inconsistent link.
-* ``scan``: every pointer-sized value from the stack pointer up to the stack's end that
-  points into a loaded module's code. Heuristic, like WinDbg's "Following frames may be
-  wrong": a raw scan also finds stale return addresses of earlier calls.
-
-x64 kernels do not keep frame pointers (unwinding needs .pdata unwind codes), so x64
-stacks get the context frame and the scan.
+* ``unwind`` (x64): x64 kernels keep no frame pointers; each frame is undone with the
+  .pdata/UNWIND_INFO of the image holding its RIP (unwind.py), as long as that image's
+  exception directory and the stack are in the dump. Where that fails (image not in the
+  dump, a page missing, a RIP outside module code) the scan takes over from that RSP.
+* ``scan``: every pointer-sized value from the stack pointer (x64: from where unwinding
+  stopped) up to the stack's end that points into a loaded module's code and is not
+  refuted by its code bytes: a value whose preceding bytes are in the dump and decode as
+  no CALL ending at it is dropped (callcheck.py); one whose code page is missing is kept.
+  Heuristic, like WinDbg's "Following frames may be wrong": a raw scan also finds stale
+  return addresses of earlier calls.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from dumptriage.dump.kernel.callcheck import CallChecker
 from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.dump.kernel.pe_image import nearest_export
 from dumptriage.dump.kernel.registers import Registers
+from dumptriage.dump.kernel.unwind import RBP, RSP, FunctionTable, unwind_step
 from dumptriage.model.dump import Frame, Module
+from dumptriage.model.record import Record
 
 ReadBytes = Callable[[int, int], bytes | None]
 
@@ -34,8 +40,7 @@ MAX_SCAN_BYTES = 0x12000
 _KERNEL_FILES = {"ntoskrnl.exe", "ntkrnlpa.exe", "ntkrnlmp.exe", "ntkrpamp.exe"}
 
 
-@dataclass(frozen=True)
-class StackBounds:
+class StackBounds(Record):
     low: int  # the stack pointer
     high: int  # exclusive end of the scan
 
@@ -54,6 +59,8 @@ class StackWalker:
         self._bits = pointer_bits
         self._fmt = "<I" if pointer_bits == 32 else "<Q"
         self._step = pointer_bits // 8
+        self._calls = CallChecker(read, pointer_bits)
+        self._tables: dict[int, FunctionTable] = {}
 
     def frame(self, address: int, slot: int | None, method: str) -> Frame:
         module = self._modules.find(address)
@@ -73,6 +80,12 @@ class StackWalker:
 
     def walk(self, regs: Registers, bounds: StackBounds) -> list[Frame]:
         frames = [self.frame(regs.ip, None, "context")]
+        if self._bits == 64:
+            unwound, resume = self._unwind(regs, bounds)
+            if resume is None:
+                return (frames + unwound)[:MAX_FRAMES]
+            scan_bounds = StackBounds(max(resume, bounds.low), bounds.high)
+            return (frames + unwound + self._scan(scan_bounds))[:MAX_FRAMES]
         chained = self._frame_pointer_chain(regs.fp, bounds) if self._bits == 32 else []
         taken = {f.stack_address for f in chained}
         scanned = [f for f in self._scan(bounds) if f.stack_address not in taken]
@@ -94,6 +107,39 @@ class StackWalker:
             fp = next_fp
         return found
 
+    def _unwind(self, regs: Registers, bounds: StackBounds) -> tuple[list[Frame], int | None]:
+        """Frames undone with unwind data, and the RSP to scan from (None: the stack ended,
+        RIP 0 or RSP at the stack's end)."""
+        found: list[Frame] = []
+        known: list[int | None] = [None] * 16
+        known[RSP], known[RBP] = regs.sp, regs.fp
+        rip, rsp, exact, state = regs.ip, regs.sp, True, tuple(known)
+        while len(found) < MAX_FRAMES:
+            table = self._table(rip)
+            step = unwind_step(self._read, table, rip, rsp, state, exact) \
+                if table is not None else None
+            if step is None:
+                return found, rsp
+            if step.rip == 0 or step.rsp >= bounds.high:
+                return found, None  # the thread's first frame (or the stack's end)
+            if not bounds.low <= step.slot < bounds.high or step.rsp <= rsp:
+                return found, rsp  # RSP must climb within the stack
+            if self._modules.is_code(step.rip) is None:
+                return found, step.slot
+            found.append(self.frame(step.rip, step.slot, "unwind"))
+            rip, rsp, exact, state = step.rip, step.rsp, step.exact, step.regs
+        return found, None
+
+    def _table(self, rip: int) -> FunctionTable | None:
+        module = self._modules.find(rip)
+        image = self._modules.images.get(module.base) if module is not None else None
+        if image is None:
+            return None
+        table = self._tables.get(image.base)
+        if table is None:
+            table = self._tables[image.base] = FunctionTable(self._read, image)
+        return table if table.count else None
+
     def _scan(self, bounds: StackBounds) -> list[Frame]:
         found: list[Frame] = []
         at = bounds.low - bounds.low % self._step
@@ -105,7 +151,8 @@ class StackWalker:
             if blob is None:
                 break  # the rest of the stack is not in the dump
             for i, (value,) in enumerate(struct.iter_unpack(self._fmt, blob)):
-                if self._modules.is_code(value) is not None:
+                if self._modules.is_code(value) is not None and \
+                        self._calls.after_call(value) is not False:
                     found.append(self.frame(value, at + i * self._step, "scan"))
             at = chunk_end
         return found
