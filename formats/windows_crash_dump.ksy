@@ -59,7 +59,9 @@ instances:
   rdmp_header:
     pos: len_header
     type: rdmp_header
-    doc: DumpType 8, 9 and 0xA (new dbgeng range dumps); recognised only.
+    doc: |
+      DumpType 8, 9 and 0xA (new dbgeng range dumps), 64-bit only: the only source
+      (kdmp-parser) reads RDMP at 0x2000 in a DUMP_HEADER64 file.
 types:
   dump_header32:
     doc: DUMP_HEADER32 from offset 8; offsets in comments count from the file start.
@@ -599,25 +601,110 @@ types:
         type: u4
 
   rdmp_header:
-    doc: RDMP_HEADER64, the range-table header of DumpType 8, 9 and 0xA.
-    doc-ref: kdmp-parser RDMP_HEADER64 (single source); dump-format.md section 2.4
+    doc: |
+      RDMP_HEADER64, the header of DumpType 8, 9 and 0xA at file offset 0x2000. The
+      metadata (MetadataSize bytes) starts right after it, at 0x2020: a 0x10-byte part
+      whose meaning depends on DumpType (rdmp_kernel_metadata for 8 and 9,
+      rdmp_full_metadata for 0xA), then the range table at 0x2030. The page data starts
+      at FirstPageOffset, which the one rule kdmp-parser checks puts right after the
+      metadata: MetadataSize - 0x20 == FirstPageOffset - 0x2040, i.e. FirstPageOffset
+      == 0x2020 + MetadataSize. The range table therefore holds (MetadataSize - 0x10)
+      / 0x10 entries at most (inferred from that rule; it is what the real type 0xA
+      file of kdmp-parser issue #27 shows: MetadataSize 0x70, six ranges, and the
+      seventh "entry" kdmp-parser read was the first page).
+    doc-ref:
+      - kdmp-parser src/lib/kdmp-parser-structs.h RDMP_HEADER64, KERNEL_RDMP_HEADER64, FULL_RDMP_HEADER64 (commit fdbb9ef)
+      - kdmp-parser src/lib/kdmp-parser.h BuildPhysicalMemoryFromDump
+      - https://github.com/0vercl0k/kdmp-parser/issues/27
+      - https://github.com/0vercl0k/kdmp-parser/pull/28
+      - dump-format.md section 2.4
     seq:
       - id: marker
         -orig-id: Marker
         type: u4
-        doc: 0x40.
+        doc: 0x2000. 0x40 (kdmp-parser ExpectedMarker).
       - id: signature
         -orig-id: Signature
         size: 4
-        doc: '"RDMP".'
+        doc: 0x2004. "RDMP" (0x504D4452). Raw bytes, checked by the reader.
       - id: valid_dump
         -orig-id: ValidDump
         size: 4
+        doc: 0x2008. "DUMP" (0x504D5544).
       - id: unused
+        -orig-id: __Unused
         type: u4
       - id: len_metadata
         -orig-id: MetadataSize
         type: u8
+        doc: 0x2010. Bytes of metadata from 0x2020 (the 0x10-byte part and the ranges).
       - id: ofs_first_page
         -orig-id: FirstPageOffset
+        type: u8
+        doc: 0x2018. Absolute file offset of the first stored page; not page-aligned.
+    instances:
+      ofs_metadata:
+        value: 0x20
+        doc: Relative to this header.
+      ofs_ranges:
+        value: 0x30
+        doc: Relative to this header (kdmp-parser static_assert offsetof(..., Bitmap) == 0x30).
+      kernel_metadata:
+        pos: 0x20
+        type: rdmp_kernel_metadata
+        doc: DumpType 8 and 9.
+      full_metadata:
+        pos: 0x20
+        type: rdmp_full_metadata
+        doc: DumpType 0xA.
+
+  rdmp_kernel_metadata:
+    doc: |
+      The 0x10 bytes after RDMP_HEADER64 in DumpType 8 (`.dump /k`) and 9 (`.dump /ka`)
+      dumps. kdmp-parser names them __Unknown1 and __Unknown2 and never reads them; the
+      range table after them ends at the first range whose PFN is 0 or at the end of
+      the metadata.
+    doc-ref: kdmp-parser KERNEL_RDMP_HEADER64 (sizeof 0x31, Bitmap at 0x30)
+    seq:
+      - id: unknown1
+        -orig-id: __Unknown1
+        type: u8
+      - id: unknown2
+        -orig-id: __Unknown2
+        type: u8
+
+  rdmp_full_metadata:
+    doc: |
+      The 0x10 bytes after RDMP_HEADER64 in DumpType 0xA (`.dump /f`, "64-bit Kernel
+      range dump"). The range table ends when the ranges add up to TotalNumberOfPages
+      (kdmp-parser PR #28: MetadataSize overstates the table).
+    doc-ref: kdmp-parser FULL_RDMP_HEADER64; kdmp-parser PR #28
+    seq:
+      - id: num_ranges
+        -orig-id: NumberOfRanges
+        type: u4
+        doc: 0x2020. kdmp-parser declares it but does not use it.
+      - id: unknown1
+        -orig-id: __Unknown1
+        type: u2
+      - id: unknown2
+        -orig-id: __Unknown2
+        type: u2
+      - id: num_pages
+        -orig-id: TotalNumberOfPages
+        type: u8
+        doc: 0x2028. Pages in all ranges together.
+
+  rdmp_range:
+    doc: |
+      One entry of the RDMP range table: NumberOfPages pages from PFN PageFileNumber,
+      stored back to back from FirstPageOffset in table order. kdmp-parser calls the
+      PFN "PageFileNumber" and stops at an entry whose PFN is 0.
+    doc-ref: kdmp-parser BuildPhysicalMemoryFromDump struct PfnRange
+    seq:
+      - id: base_page
+        -orig-id: PageFileNumber
+        type: u8
+      - id: num_pages
+        -orig-id: NumberOfPages
         type: u8

@@ -458,11 +458,61 @@ class WindowsCrashDump(KaitaiStruct):
             pass
 
 
-    class RdmpHeader(KaitaiStruct):
-        """RDMP_HEADER64, the range-table header of DumpType 8, 9 and 0xA.
+    class RdmpFullMetadata(KaitaiStruct):
+        """The 0x10 bytes after RDMP_HEADER64 in DumpType 0xA (`.dump /f`, "64-bit Kernel
+        range dump"). The range table ends when the ranges add up to TotalNumberOfPages
+        (kdmp-parser PR #28: MetadataSize overstates the table).
         
         .. seealso::
-           kdmp-parser RDMP_HEADER64 (single source); dump-format.md section 2.4
+           kdmp-parser FULL_RDMP_HEADER64; kdmp-parser PR
+        """
+        def __init__(self, _io, _parent=None, _root=None):
+            super(WindowsCrashDump.RdmpFullMetadata, self).__init__(_io)
+            self._parent = _parent
+            self._root = _root
+            self._read()
+
+        def _read(self):
+            self.num_ranges = self._io.read_u4le()
+            self.unknown1 = self._io.read_u2le()
+            self.unknown2 = self._io.read_u2le()
+            self.num_pages = self._io.read_u8le()
+
+
+        def _fetch_instances(self):
+            pass
+
+
+    class RdmpHeader(KaitaiStruct):
+        """RDMP_HEADER64, the header of DumpType 8, 9 and 0xA at file offset 0x2000. The
+        metadata (MetadataSize bytes) starts right after it, at 0x2020: a 0x10-byte part
+        whose meaning depends on DumpType (rdmp_kernel_metadata for 8 and 9,
+        rdmp_full_metadata for 0xA), then the range table at 0x2030. The page data starts
+        at FirstPageOffset, which the one rule kdmp-parser checks puts right after the
+        metadata: MetadataSize - 0x20 == FirstPageOffset - 0x2040, i.e. FirstPageOffset
+        == 0x2020 + MetadataSize. The range table therefore holds (MetadataSize - 0x10)
+        / 0x10 entries at most (inferred from that rule; it is what the real type 0xA
+        file of kdmp-parser issue #27 shows: MetadataSize 0x70, six ranges, and the
+        seventh "entry" kdmp-parser read was the first page).
+        
+        .. seealso::
+           kdmp-parser src/lib/kdmp-parser-structs.h RDMP_HEADER64, KERNEL_RDMP_HEADER64, FULL_RDMP_HEADER64 (commit fdbb9ef)
+        
+        
+        .. seealso::
+           kdmp-parser src/lib/kdmp-parser.h BuildPhysicalMemoryFromDump
+        
+        
+        .. seealso::
+           Source - https://github.com/0vercl0k/kdmp-parser/issues/27
+        
+        
+        .. seealso::
+           Source - https://github.com/0vercl0k/kdmp-parser/pull/28
+        
+        
+        .. seealso::
+           dump-format.md section 2.4
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(WindowsCrashDump.RdmpHeader, self).__init__(_io)
@@ -477,6 +527,105 @@ class WindowsCrashDump(KaitaiStruct):
             self.unused = self._io.read_u4le()
             self.len_metadata = self._io.read_u8le()
             self.ofs_first_page = self._io.read_u8le()
+
+
+        def _fetch_instances(self):
+            pass
+            _ = self.full_metadata
+            if hasattr(self, '_m_full_metadata'):
+                pass
+                self._m_full_metadata._fetch_instances()
+
+            _ = self.kernel_metadata
+            if hasattr(self, '_m_kernel_metadata'):
+                pass
+                self._m_kernel_metadata._fetch_instances()
+
+
+        @property
+        def full_metadata(self):
+            """DumpType 0xA."""
+            if hasattr(self, '_m_full_metadata'):
+                return self._m_full_metadata
+
+            _pos = self._io.pos()
+            self._io.seek(32)
+            self._m_full_metadata = WindowsCrashDump.RdmpFullMetadata(self._io, self, self._root)
+            self._io.seek(_pos)
+            return getattr(self, '_m_full_metadata', None)
+
+        @property
+        def kernel_metadata(self):
+            """DumpType 8 and 9."""
+            if hasattr(self, '_m_kernel_metadata'):
+                return self._m_kernel_metadata
+
+            _pos = self._io.pos()
+            self._io.seek(32)
+            self._m_kernel_metadata = WindowsCrashDump.RdmpKernelMetadata(self._io, self, self._root)
+            self._io.seek(_pos)
+            return getattr(self, '_m_kernel_metadata', None)
+
+        @property
+        def ofs_metadata(self):
+            """Relative to this header."""
+            if hasattr(self, '_m_ofs_metadata'):
+                return self._m_ofs_metadata
+
+            self._m_ofs_metadata = 32
+            return getattr(self, '_m_ofs_metadata', None)
+
+        @property
+        def ofs_ranges(self):
+            """Relative to this header (kdmp-parser static_assert offsetof(..., Bitmap) == 0x30)."""
+            if hasattr(self, '_m_ofs_ranges'):
+                return self._m_ofs_ranges
+
+            self._m_ofs_ranges = 48
+            return getattr(self, '_m_ofs_ranges', None)
+
+
+    class RdmpKernelMetadata(KaitaiStruct):
+        """The 0x10 bytes after RDMP_HEADER64 in DumpType 8 (`.dump /k`) and 9 (`.dump /ka`)
+        dumps. kdmp-parser names them __Unknown1 and __Unknown2 and never reads them; the
+        range table after them ends at the first range whose PFN is 0 or at the end of
+        the metadata.
+        
+        .. seealso::
+           kdmp-parser KERNEL_RDMP_HEADER64 (sizeof 0x31, Bitmap at 0x30)
+        """
+        def __init__(self, _io, _parent=None, _root=None):
+            super(WindowsCrashDump.RdmpKernelMetadata, self).__init__(_io)
+            self._parent = _parent
+            self._root = _root
+            self._read()
+
+        def _read(self):
+            self.unknown1 = self._io.read_u8le()
+            self.unknown2 = self._io.read_u8le()
+
+
+        def _fetch_instances(self):
+            pass
+
+
+    class RdmpRange(KaitaiStruct):
+        """One entry of the RDMP range table: NumberOfPages pages from PFN PageFileNumber,
+        stored back to back from FirstPageOffset in table order. kdmp-parser calls the
+        PFN "PageFileNumber" and stops at an entry whose PFN is 0.
+        
+        .. seealso::
+           kdmp-parser BuildPhysicalMemoryFromDump struct PfnRange
+        """
+        def __init__(self, _io, _parent=None, _root=None):
+            super(WindowsCrashDump.RdmpRange, self).__init__(_io)
+            self._parent = _parent
+            self._root = _root
+            self._read()
+
+        def _read(self):
+            self.base_page = self._io.read_u8le()
+            self.num_pages = self._io.read_u8le()
 
 
         def _fetch_instances(self):
@@ -635,7 +784,9 @@ class WindowsCrashDump(KaitaiStruct):
 
     @property
     def rdmp_header(self):
-        """DumpType 8, 9 and 0xA (new dbgeng range dumps); recognised only."""
+        """DumpType 8, 9 and 0xA (new dbgeng range dumps), 64-bit only: the only source
+        (kdmp-parser) reads RDMP at 0x2000 in a DUMP_HEADER64 file.
+        """
         if hasattr(self, '_m_rdmp_header'):
             return self._m_rdmp_header
 

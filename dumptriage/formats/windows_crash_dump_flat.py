@@ -51,9 +51,24 @@ PHYSICAL_MEMORY_RUN64 = (
     (("base_page", 0), ("page_count", 0)),
     (),
 )
+RDMP_FULL_METADATA = (
+    "<IHHQ",
+    (("num_ranges", 0), ("unknown1", 0), ("unknown2", 0), ("num_pages", 0)),
+    (),
+)
 RDMP_HEADER = (
     "<I4s4sIQQ",
     (("marker", 0), ("signature", 0), ("valid_dump", 0), ("unused", 0), ("len_metadata", 0), ("ofs_first_page", 0)),
+    (("ofs_metadata", 32), ("ofs_ranges", 48)),
+)
+RDMP_KERNEL_METADATA = (
+    "<QQ",
+    (("unknown1", 0), ("unknown2", 0)),
+    (),
+)
+RDMP_RANGE = (
+    "<QQ",
+    (("base_page", 0), ("num_pages", 0)),
     (),
 )
 SUMMARY_DUMP = (
