@@ -11,7 +11,8 @@
 * ``scan``: every pointer-sized value from the stack pointer (x64: from where unwinding
   stopped) up to the stack's end that points into a loaded module's code and is not
   refuted by its code bytes: a value whose preceding bytes are in the dump and decode as
-  no CALL ending at it is dropped (callcheck.py); one whose code page is missing is kept.
+  no CALL ending at it is dropped (callcheck.py); one whose code page is missing is kept,
+  and so is the IP of another saved register set (the exception context).
   Heuristic, like WinDbg's "Following frames may be wrong": a raw scan also finds stale
   return addresses of earlier calls.
 """
@@ -53,8 +54,13 @@ def display_name(module: Module) -> str:
 
 
 class StackWalker:
-    def __init__(self, read: ReadBytes, modules: ModuleMap, pointer_bits: int):
+    def __init__(self, read: ReadBytes, modules: ModuleMap, pointer_bits: int,
+                 interrupted: tuple[int, ...] = ()):
+        """``interrupted``: instruction pointers of the dump's other saved register sets
+        (the header's exception context of a 0x7E triage dump): where execution stopped,
+        not return addresses, so the scan keeps them without the CALL check."""
         self._read = read
+        self._interrupted = frozenset(interrupted)
         self._modules = modules
         self._bits = pointer_bits
         self._fmt = "<I" if pointer_bits == 32 else "<Q"
@@ -151,8 +157,8 @@ class StackWalker:
             if blob is None:
                 break  # the rest of the stack is not in the dump
             for i, (value,) in enumerate(struct.iter_unpack(self._fmt, blob)):
-                if self._modules.is_code(value) is not None and \
-                        self._calls.after_call(value) is not False:
+                if self._modules.is_code(value) is not None and (
+                        value in self._interrupted or self._calls.after_call(value) is not False):
                     found.append(self.frame(value, at + i * self._step, "scan"))
             at = chunk_end
         return found

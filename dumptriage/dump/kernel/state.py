@@ -188,7 +188,8 @@ class KernelState:
                 AnomalyCode.NO_CRASH_CONTEXT, "ContextRecord",
                 "no saved registers for the crashing thread: the stack was not walked"))
             return []
-        walker = StackWalker(self._read, self.module_map, self._info.pointer_bits)
+        walker = StackWalker(self._read, self.module_map, self._info.pointer_bits,
+                             (self._header_regs.ip,) if self._header_regs else ())
         return walker.walk(regs, self._bounds(regs, cpu))
 
     def _bounds(self, regs: Registers, cpu: CpuState | None) -> StackBounds:
