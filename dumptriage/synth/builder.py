@@ -154,10 +154,11 @@ def _container(spec: DumpSpec, g: _Guest, hsize: int) -> C.Container:
         return cont
     if t == 4:
         return C.triage_container(is64, hsize, spec.build, g.regs.sp)
-    if t == 8:
+    if t in (8, 9, 0xA):
         if not is64:
-            raise ValueError("RDMP (DumpType 8) dumps are 64-bit only (§2.4)")
-        return C.rdmp_container(hsize, touched)
+            raise ValueError(f"RDMP (DumpType {t:#x}) dumps are 64-bit only (§2.4)")
+        # 8 (`/k`) and 9 (`/ka`): the pages the guest uses; 0xA (`/f`): all of RAM.
+        return C.rdmp_container(hsize, mem.runs if t == 0xA else touched, complete=t == 0xA)
     return C.Container(b"", None, (), None)  # type 3: header only
 
 

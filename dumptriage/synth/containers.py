@@ -91,21 +91,32 @@ def bitmap_container(full: bool, hsize: int, present: tuple[tuple[int, int], ...
     return Container(bytes(buf) + bm, first, present, nbits)
 
 
-def rdmp_container(hsize: int, present: tuple[tuple[int, int], ...]) -> Container:
-    """DumpType 8: RDMP_HEADER64 + range table (§2.4, S1 only).
+def rdmp_container(hsize: int, present: tuple[tuple[int, int], ...],
+                   complete: bool = False) -> Container:
+    """DumpTypes 8/9 and 0xA: RDMP_HEADER64, 0x10 bytes, the range table (§2.4, S1 only).
 
-    S1 checks MetadataSize - 0x20 == FirstPageOffset - 0x2040; we pick FirstPageOffset
-    page-aligned after the table and derive MetadataSize from it.
+    S1 checks MetadataSize - 0x20 == FirstPageOffset - 0x2040: MetadataSize counts from
+    0x2020 and the pages start right after it. 0xA is written packed, as the real file of
+    kdmp-parser issue #27 is (MetadataSize 0x70 = 0x10 + 6 ranges, pages from 0x2090),
+    with NumberOfRanges and TotalNumberOfPages. 8/9 keep S1's __Unknown1/2 zero and pad
+    the table with zero ranges to a page boundary: S1 walks MetadataSize bytes from 0x2030
+    (0x10 past the metadata) and stops only at a PFN 0, so the padding ends its walk.
     """
+    if any(start == 0 for start, _ in present):
+        raise ValueError("an RDMP range cannot start at PFN 0: S1 ends the table there")
     table = b"".join(Int64ul.build(s) + Int64ul.build(c) for s, c in present)
-    first = align_up(hsize + L.RDMP_RANGES + len(table))
+    end = hsize + L.RDMP_RANGES + len(table)
+    first = end if complete else align_up(end + 0x10)  # room for one zero range
     buf = bytearray(L.RDMP_RANGES)
     t = L.RDMP
     L.put_field(buf, t, "Marker", 0x40)
     L.put_field(buf, t, "Signature", b"RDMP")
     L.put_field(buf, t, "ValidDump", b"DUMP")
-    L.put_field(buf, t, "MetadataSize", first - 0x2040 + 0x20)
+    L.put_field(buf, t, "MetadataSize", first - (hsize + L.RDMP_METADATA))
     L.put_field(buf, t, "FirstPageOffset", first)
+    if complete:
+        L.put_field(buf, t, "NumberOfRanges", len(present))
+        L.put_field(buf, t, "TotalNumberOfPages", sum(c for _, c in present))
     return Container(bytes(buf) + table, first, present, None)
 
 

@@ -194,12 +194,21 @@ TRIAGE64: dict[str, Field] = {
 TRIAGE32_SIZE, TRIAGE64_SIZE = 0x68, 0x80
 TRIAGE_VALID = b"TRGD"  # 'DGRT' read as a dword (§3.4, S6/S7/S18; verified §12.1)
 
-# RDMP_HEADER64 at 0x2000 for DumpType 8: dump-format.md §2.4 (S1 only, [single]).
+# RDMP_HEADER64 at 0x2000 for DumpTypes 8, 9 and 0xA: dump-format.md §2.4 (S1 only,
+# [single]; kdmp-parser-structs.h RDMP_HEADER64 / KERNEL_ / FULL_RDMP_HEADER64).
 RDMP: dict[str, Field] = {
     "Marker": (0x00, Int32ul),  # 0x40
     "Signature": (0x04, Bytes(4)),  # "RDMP"
     "ValidDump": (0x08, Bytes(4)),  # "DUMP"
     "MetadataSize": (0x10, Int64ul),
     "FirstPageOffset": (0x18, Int64ul),
+    # DumpType 8/9 (KERNEL_RDMP_HEADER64): two u64 S1 calls __Unknown1/2 at 0x20/0x28.
+    "Unknown1": (0x20, Int64ul),
+    "Unknown2": (0x28, Int64ul),
+    # DumpType 0xA (FULL_RDMP_HEADER64): the same 0x10 bytes read differently.
+    "NumberOfRanges": (0x20, Int32ul),
+    "TotalNumberOfPages": (0x28, Int64ul),
 }
+RDMP_METADATA = 0x20  # MetadataSize counts from here (S1: FirstPageOffset - 0x2040 ==
+# MetadataSize - 0x20; kdmp-parser issue #27's real 0xA file: MetadataSize 0x70, 6 ranges)
 RDMP_RANGES = 0x30  # {PageFileNumber u64, NumberOfPages u64} table

@@ -223,6 +223,16 @@ def rdmp_x64() -> DumpSpec:
     return DumpSpec(arch="x64", dump_type=8, build=22621)
 
 
+def rdmp_kernel_user_x64() -> DumpSpec:
+    """DumpType 9: RDMP range dump of kernel and user pages (newer dbgeng `.dump /ka`)."""
+    return DumpSpec(arch="x64", dump_type=9, build=22621)
+
+
+def rdmp_complete_x64() -> DumpSpec:
+    """DumpType 0xA: RDMP "64-bit Kernel range dump" of all RAM (newer dbgeng `.dump /f`)."""
+    return DumpSpec(arch="x64", dump_type=0xA, build=22621, memory_mib=16)
+
+
 def _x64_stack(high: int, depth: int, ip: int) -> StackSpec:
     """A small synthetic x64 kernel stack: 24 KiB, sp `depth` bytes below the base."""
     return StackSpec(low=high - 0x6000, high=high, sp=high - depth, ip=ip, bp=0,

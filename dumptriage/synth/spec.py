@@ -21,8 +21,10 @@ DUMP_HEADER_ONLY = 3
 DUMP_TRIAGE = 4
 DUMP_BITMAP_FULL = 5
 DUMP_BITMAP_KERNEL = 6
-DUMP_RDMP_KERNEL = 8
-SUPPORTED_DUMP_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
+DUMP_RDMP_KERNEL = 8  # `.dump /k` (kdmp-parser KernelMemoryDump)
+DUMP_RDMP_KERNEL_USER = 9  # `.dump /ka` (KernelAndUserMemoryDump)
+DUMP_RDMP_COMPLETE = 0xA  # `.dump /f` (CompleteMemoryDump, "64-bit Kernel range dump")
+SUPPORTED_DUMP_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8, 9, 0xA})
 
 
 @dataclass(frozen=True)

@@ -119,16 +119,24 @@ def _pa(built: object, va: int) -> int:
     raise AssertionError(f"{va:#x} is not mapped")
 
 
-@pytest.mark.parametrize("factory", [presets.header_only_x64, presets.rdmp_x64])
-def test_recognised_but_unsupported_types_report_their_header(factory: object) -> None:
-    import tempfile
+# Header-only (3), AUTOMATIC (7, never seen in a file) and 32-bit files of the RDMP types:
+# RDMP (8, 9, 0xA) is read only in 64-bit files, the one layout kdmp-parser attests
+# (dump-format.md section 2.4); 64-bit RDMP dumps are read (tests/dump/test_rdmp.py).
+UNREAD = [("type3-x64", "x64", 3), ("type7-x64", "x64", 7), ("type3-x86", "x86", 3),
+          ("type7-x86", "x86", 7), ("type8-x86", "x86", 8), ("typeA-x86", "x86", 0xA)]
 
-    built = build(factory())  # type: ignore[operator]
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "x.dmp"
-        path.write_bytes(built.data or b"")
-        report = analyze(path).to_dict()
-    assert report["dump"]["dump_type_code"] == built.dump_type
+
+@pytest.mark.parametrize(("arch", "dump_type"), [c[1:] for c in UNREAD],
+                         ids=[c[0] for c in UNREAD])
+def test_recognised_but_unsupported_types_report_their_header(tmp_path: Path, arch: str,
+                                                              dump_type: int) -> None:
+    spec = presets.header_only_x64() if arch == "x64" else DumpSpec(arch="x86", dump_type=3)
+    built = build(spec)
+    # DumpType at 0xF98 (64-bit) / 0xF88 (32-bit), dump-format.md sections 1.2 and 1.3.
+    path = _dump(tmp_path, spec, {0xF98 if arch == "x64" else 0xF88:
+                                  struct.pack("<I", dump_type)})
+    report = analyze(path).to_dict()
+    assert report["dump"]["dump_type_code"] == dump_type
     assert [a["code"] for a in report["anomalies"]] == ["dump_type_not_supported"]
     assert report["bugcheck"]["code"] == built.spec.bugcheck[0]
 

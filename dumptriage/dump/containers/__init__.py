@@ -44,9 +44,13 @@ def _container_class(file: DumpFile) -> Callable[[DumpFile], Container]:
         from dumptriage.dump.containers.triage.container import TriageDump
 
         return TriageDump
+    if dump_type in (8, 9, 0xA) and file.is_64:  # RDMP: 64-bit only (dump-format.md 2.4)
+        from dumptriage.dump.containers.rdmp import RdmpDump
+
+        return RdmpDump
     from dumptriage.dump.containers.header_only import HeaderOnlyDump
 
-    return HeaderOnlyDump  # 3 (header only), 7, and the RDMP types 8-0xA until read
+    return HeaderOnlyDump  # 3 (header only), 7, and 32-bit files of the RDMP types
 
 
 __all__ = ["open_container"]
