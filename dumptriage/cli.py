@@ -70,7 +70,10 @@ def cli() -> None:
               help="Host-side file, folder or `dumptriage collect` bundle for this VM "
                    "(domain XML, QEMU command line or log, libvirtd log, Proxmox or "
                    "KubeVirt config, host facts). Repeatable.")
-def analyze(dump: str, as_json: bool, context: tuple[str, ...]) -> None:
+@click.option("--vm", "vm", default=None, metavar="NAME",
+              help="The VM the dump belongs to (name, UUID or Proxmox VMID) when the "
+                   "--context files hold several VMs; default: the one with the most files.")
+def analyze(dump: str, as_json: bool, context: tuple[str, ...], vm: str | None) -> None:
     """Read a Windows kernel crash dump and report what it says.
 
     DUMP is a MEMORY.DMP, a Minidump\\*.dmp or any other PAGEDUMP/PAGEDU64 file: full,
@@ -88,7 +91,10 @@ def analyze(dump: str, as_json: bool, context: tuple[str, ...]) -> None:
     """
     from dumptriage.analysis import analyze as run_analysis
 
-    report = run_analysis(dump, context)
+    report = run_analysis(dump, context, vm)
+    if report.host is None and report.host_choice is not None:  # --context gave nothing
+        click.echo(f"dumptriage: warning: --context: {report.host_choice.reason}; "
+                   "no Host section", err=True)
     if as_json:
         from dumptriage.render.json_out import render_json
 

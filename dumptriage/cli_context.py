@@ -12,9 +12,10 @@ from typing import IO, Any, NoReturn
 
 import click
 
-from dumptriage.context import load_context
+from dumptriage.context import HostContext, load_context
 from dumptriage.context.collect import collect
-from dumptriage.errors import DumptriageError
+from dumptriage.errors import ContextParseError, DumptriageError
+from dumptriage.model.host import Note, VmConfig
 from dumptriage.render.host_text import render_text
 
 EXIT_BAD_INPUT = 2
@@ -36,19 +37,44 @@ def _fail(err: Exception) -> NoReturn:
 
 @click.command("context")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print the VmConfig as JSON.")
-def context_command(files: tuple[str, ...], as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the VMs' configurations as JSON.")
+@click.option("--vm", "vm", default=None, metavar="NAME",
+              help="Show only this VM (name, UUID or Proxmox VMID); default: every VM.")
+def context_command(files: tuple[str, ...], as_json: bool, vm: str | None) -> None:
     """Read host-side files (domain XML, QEMU command line or log, libvirtd log, Proxmox
-    config, KubeVirt YAML, host facts, folders, collect bundles) and print the VM's
-    configuration."""
+    config, KubeVirt YAML, host facts, folders, collect bundles) and print each VM's
+    configuration. Files of different VMs are never merged."""
     try:
-        config = load_context(files)
+        ctx = load_context(files)
+        if ctx.is_empty:
+            raise ContextParseError(", ".join(files), None, ctx.empty_reason())
+        views = _views(ctx, vm)
     except DumptriageError as err:
         _fail(err)
     if as_json:
-        click.echo(json.dumps(config.to_dict(), indent=2))
+        click.echo(json.dumps({"vms": [{"vm": label, "reason": reason, "config": config.to_dict()}
+                                       for label, reason, config in views]}, indent=2))
     else:
-        click.echo(render_text(config))
+        click.echo("\n\n".join(
+            (f"== VM {label} ({reason})\n" if len(views) > 1 else "") + render_text(config)
+            for label, reason, config in views))
+
+
+def _views(ctx: HostContext, vm: str | None) -> list[tuple[str, str, VmConfig]]:
+    """(label, why shown, config) for each VM to print: the one asked for, the only one,
+    or every one (host-wide sources then shown on their own, joined to none)."""
+    if vm is not None or len(ctx.vms) <= 1:
+        chosen = ctx.select(vm)
+        assert chosen.config is not None
+        return [(chosen.vm or "?", chosen.reason, chosen.config)]
+    views = [(label, "one of several VMs", config) for label, config in ctx.vms.items()]
+    notes = (*ctx.notes, Note("several-vms", ", ".join(ctx.inputs), f"host files of "
+                              f"{len(ctx.vms)} VMs, each read on its own: "
+                              f"{', '.join(ctx.vms)}; use --vm NAME to show one"))
+    shared = ctx.shared or VmConfig()
+    views.append(("(host-wide)", "sources tied to no VM", shared.with_(
+        notes=shared.notes + notes)))
+    return views
 
 
 @click.command("collect")

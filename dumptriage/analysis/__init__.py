@@ -21,26 +21,42 @@ from dumptriage.catalogue.interpret import explain
 from dumptriage.dump.crash_dump import open_dump
 from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import Module
+from dumptriage.model.host import VmConfig
 from dumptriage.model.record import replace
-from dumptriage.model.report import Report, Source, Tool
+from dumptriage.model.report import HostChoice, Report, Source, Tool
 
 TOOL = Tool("dumptriage", __version__)
 
 
 def analyze(path: str | os.PathLike[str],
-            context: Sequence[str | os.PathLike[str]] = ()) -> Report:
+            context: Sequence[str | os.PathLike[str]] = (), vm: str | None = None,
+            rules: Sequence[str | os.PathLike[str]] | None = None) -> Report:
     """Read a kernel dump (and, optionally, the VM's host-side files) and report.
 
     ``context`` takes domain XML, QEMU command lines and logs, libvirtd logs, Proxmox and
     KubeVirt configs, host facts, folders of them and `dumptriage collect` bundles.
+    Files of several VMs are never merged: ``vm`` (name, UUID or Proxmox VMID) picks one,
+    else the VM with the most sources is taken and ``host_choice`` says so. Inputs with
+    no recognised host file give ``host`` None and a ``host_choice`` whose reason says why.
+    ``rules``: folders of extra rule files (``--rules``), added to the built-in ones.
     Raises DumpFormatError if the dump is unreadable, ContextParseError for a broken
-    context file.
+    context file or a ``vm`` no file names, RuleFileError for a broken rule file.
     """
-    host = None
-    if context:
-        from dumptriage.context import load_context
+    host, host_choice = _host(context, vm)
+    report = _read_dump(path, host, host_choice)
+    return _with_conclusions(report, [os.fspath(r) for r in rules or ()])
 
-        host = load_context([Path(p) for p in context])
+
+def _with_conclusions(report: Report, rule_dirs: list[str]) -> Report:
+    from dumptriage.knowledge import conclude
+
+    found = conclude(report, rule_dirs)
+    return replace(report, findings=found.findings, not_evaluated=found.not_evaluated,
+                   ruled_out=found.ruled_out)
+
+
+def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
+               host_choice: HostChoice | None) -> Report:
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
         info = name_os(replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base
@@ -65,10 +81,21 @@ def analyze(path: str | os.PathLike[str],
             stack=tuple(stack),
             culprit=culprit,
             host=host,
+            host_choice=host_choice,
             anomalies=tuple(anomalies + hung_problems),
             tool=TOOL,
             generated_at=_now(),
         )
+
+
+def _host(context: Sequence[str | os.PathLike[str]], vm: str | None
+          ) -> tuple[VmConfig | None, HostChoice | None]:
+    if not context:
+        return None, None
+    from dumptriage.context import load_context
+
+    chosen = load_context([Path(p) for p in context]).select(vm)
+    return chosen.config, HostChoice(chosen.vm, chosen.reason, chosen.others)
 
 
 def _now() -> str:

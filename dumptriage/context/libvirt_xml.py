@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dumptriage.context import libvirt_devices, qemu_argv
 from dumptriage.context.names import LIBVIRT_HYPERV, LIBVIRT_HYPERV_NESTED, cpu_feature_name
+from dumptriage.context.ranges import MAX_VCPUS
 from dumptriage.context.safexml import ParsedXml, parse_xml
 from dumptriage.errors import ContextParseError
 from dumptriage.model.host import (
@@ -147,7 +148,8 @@ class _Reader:
         pins: dict[int, str] = {}
         default = self.root.find("vcpu")
         cpuset = None if default is None else default.get("cpuset")
-        if cpuset and max_vcpus:
+        # Bounded: an absurd <vcpu> count is dropped by ranges.py, never expanded here.
+        if cpuset and max_vcpus and 0 < max_vcpus <= MAX_VCPUS:
             pins = dict.fromkeys(range(max_vcpus), cpuset)
         for pin in self.root.findall("cputune/vcpupin"):
             vcpu, pinned = _int(pin.get("vcpu")), pin.get("cpuset")

@@ -1,4 +1,9 @@
-"""Files, folders and bundles -> VmConfig (see ``load_context``)."""
+"""Files, folders and bundles -> a ``HostContext`` of one VmConfig per VM (``load_context``).
+
+Every byte is read through ``reader.py`` (regular files only, bounded sizes, bounded
+bundles). Each file is recognised by its content, parsed on its own, range-checked, and
+tagged with the VM it names; ``vms.py`` then groups the files by VM.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dumptriage.context import sniff
-from dumptriage.context.merge import merge
+from dumptriage.context.ranges import check_ranges
+from dumptriage.context.reader import (
+    GZIP_MAGIC,
+    MAX_FILE,
+    BundleLimits,
+    Skipped,
+    read_file,
+    walk,
+)
+from dumptriage.context.vms import HostContext, Parsed, group, identity
 from dumptriage.errors import ContextParseError
 from dumptriage.model.host import Note, VmConfig
-
-MAX_FILE = 64 * 1024 * 1024  # host-side text files are small; a log tail is enough
-MAX_MEMBERS = 500
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _decode(data: bytes) -> str:
@@ -30,7 +40,7 @@ def parse_text(text: str, source: str, kind: str | None = None) -> tuple[str, Vm
                                 "QEMU command line or log, libvirtd log, Proxmox config, "
                                 "KubeVirt YAML, host facts)")
     try:
-        return kind, parser(text, source)
+        return kind, check_ranges(parser(text, source), source)
     except ContextParseError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as err:
@@ -40,35 +50,76 @@ def parse_text(text: str, source: str, kind: str | None = None) -> tuple[str, Vm
                                 f"{type(err).__name__}: {err}") from err
 
 
-def _read(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(MAX_FILE)
-    except OSError as err:
-        raise ContextParseError(path, None, err.strerror or str(err)) from err
+class _Loader:
+    def __init__(self) -> None:
+        self.parsed: list[Parsed] = []
+        self.notes: list[Note] = []
 
+    def skip(self, where: str, why: str) -> None:
+        self.notes.append(Note("skipped-file", where, why))
 
-def _bundle(data: bytes, source: str) -> list[tuple[str, VmConfig]]:
-    """Members of a collect bundle, read in memory (nothing is extracted to disk)."""
-    out: list[tuple[str, VmConfig]] = []
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.isfile()][:MAX_MEMBERS]
-            for member in sorted(members, key=lambda m: m.name):
-                fh = tar.extractfile(member)
-                if fh is None:
-                    continue
-                text = _decode(fh.read(MAX_FILE))
-                name = f"{source}:{member.name}"
-                if "raw/" in member.name:
-                    continue  # kept for people, not parsed (virsh version, manifest...)
-                if member.name.endswith("notes.txt"):
-                    out.append(("notes", _notes_file(text, name)))
-                    continue
-                out.extend(_optional(text, name))
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise ContextParseError(source, None, f"not a readable bundle: {err}") from err
-    return out
+    def add(self, kind: str, config: VmConfig, text: str, source: str,
+            bundle: str | None = None) -> None:
+        self.parsed.append(Parsed(kind, config, identity(kind, config, text, source, bundle)))
+
+    def file(self, path: Path, *, explicit: bool) -> None:
+        try:
+            data = read_file(path)
+        except ContextParseError as err:
+            if explicit:
+                raise
+            self.skip(str(path), err.reason)
+            return
+        if data.startswith(GZIP_MAGIC):
+            self.bundle(data, str(path))
+            return
+        text = _decode(data)
+        if explicit:
+            kind, config = parse_text(text, str(path))
+            self.add(kind, config, text, str(path))
+        else:
+            self.optional(text, str(path))
+
+    def optional(self, text: str, source: str, bundle: str | None = None) -> None:
+        """In a folder or bundle an unknown file is a note, not an error."""
+        kind = sniff.detect(text)
+        if kind is None or sniff.parser_for(kind) is None:
+            self.skip(source, "not a recognised host-side file" if kind is None
+                      else f"{kind}: not read")
+            return
+        kind, config = parse_text(text, source, kind)
+        self.add(kind, config, text, source, bundle)
+
+    def bundle(self, data: bytes, source: str) -> None:
+        """Members of a collect bundle, read in memory from the compressed stream."""
+        limits = BundleLimits(source, len(data))
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
+                for member in tar:
+                    limits.admit(member)
+                    if not member.isfile() or "raw/" in member.name:
+                        continue  # raw/ is kept for people (virsh version, manifest...)
+                    fh = tar.extractfile(member)
+                    if fh is None:
+                        continue
+                    text = _decode(fh.read(MAX_FILE))
+                    name = f"{source}:{member.name}"
+                    # collect writes DOMAIN/...: every member of one folder is one VM's.
+                    top = f"{source}:{member.name.split('/', 1)[0]}"
+                    if member.name.endswith("notes.txt"):
+                        self.parsed.append(Parsed("notes", _notes_file(text, name),
+                                                  frozenset({"bundle:" + top})))
+                        continue
+                    self.optional(text, name, top)
+        except (tarfile.TarError, OSError, EOFError) as err:
+            raise ContextParseError(source, None, f"not a readable bundle: {err}") from err
+
+    def folder(self, root: Path) -> None:
+        for item in walk(root):
+            if isinstance(item, Skipped):
+                self.skip(item.path, item.reason)
+            else:
+                self.file(item, explicit=False)
 
 
 def _notes_file(text: str, source: str) -> VmConfig:
@@ -81,36 +132,17 @@ def _notes_file(text: str, source: str) -> VmConfig:
     return VmConfig(notes=tuple(notes))
 
 
-def _optional(text: str, source: str) -> list[tuple[str, VmConfig]]:
-    """In a folder or bundle an unknown file is a note, not an error."""
-    kind = sniff.detect(text)
-    if kind is None or sniff.parser_for(kind) is None:
-        what = "not a recognised host-side file" if kind is None else f"{kind}: not read"
-        return [("skipped", VmConfig(notes=(Note("skipped-file", source, what),)))]
-    return [parse_text(text, source, kind)]
+def load_context(paths: Sequence[str | Path]) -> HostContext:
+    """Every VM found in files, folders and collect bundles (raises ContextParseError).
 
-
-def _load_one(path: Path) -> list[tuple[str, VmConfig]]:
-    if path.is_dir():
-        out: list[tuple[str, VmConfig]] = []
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            data = _read(child)
-            if data.startswith(GZIP_MAGIC):
-                out.extend(_bundle(data, str(child)))
-            else:
-                out.extend(_optional(_decode(data), str(child)))
-        return out
-    if not path.exists():
-        raise ContextParseError(path, None, "no such file or directory")
-    data = _read(path)
-    if data.startswith(GZIP_MAGIC):
-        return _bundle(data, str(path))
-    return [parse_text(_decode(data), str(path))]
-
-
-def load_context(paths: Sequence[str | Path]) -> VmConfig:
-    """One VmConfig from files, folders and collect bundles (raises ContextParseError)."""
-    parsed: list[tuple[str, VmConfig]] = []
-    for path in paths:
-        parsed.extend(_load_one(Path(path)))
-    return merge(parsed)
+    An empty result (no recognised file) is not an error here: ``HostContext.is_empty``
+    says so, and the caller decides (``context`` fails, ``analyze`` warns).
+    """
+    loader = _Loader()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():  # named by the user: read, but links inside it are not followed
+            loader.folder(path)
+        else:
+            loader.file(path, explicit=True)
+    return group(loader.parsed, loader.notes, [str(p) for p in paths])

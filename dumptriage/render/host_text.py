@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dumptriage.model.host import HypervFeature, VmConfig
 
+# A field that no source gave. Never "none": "none" is a fact a source stated.
+UNKNOWN = "?"
+
 
 def _hv(name: str, feat: HypervFeature) -> str:
     if feat.value is None:
@@ -13,10 +16,16 @@ def _hv(name: str, feat: HypervFeature) -> str:
     return f"{name}={feat.value}"
 
 
+def _defined(config: VmConfig) -> bool:
+    """A VM definition (domain XML, command line, Proxmox or KubeVirt config) was read:
+    what it leaves out is really absent ("none", "default"), not merely unknown."""
+    return config.stack is not None
+
+
 def _cpu_line(config: VmConfig) -> str:
     cpu = config.cpu
     if cpu is None:
-        return "unknown"
+        return UNKNOWN
     head = " ".join(x for x in (cpu.mode, cpu.model) if x)
     feats = " ".join(("+" if p in ("on", "require", "force") else
                       "-" if p in ("off", "disable", "forbid") else "?") + n
@@ -27,7 +36,7 @@ def _cpu_line(config: VmConfig) -> str:
 def _hyperv_line(config: VmConfig) -> str:
     hv = config.hyperv
     if hv is None:
-        return "none"
+        return "none" if _defined(config) else UNKNOWN
     on = [_hv(n, f) for n, f in sorted(hv.features.items()) if f.state == "on"]
     off = [n for n, f in sorted(hv.features.items()) if f.state == "off"]
     text = f"{hv.mode}: {', '.join(on) or '-'}"
@@ -37,7 +46,7 @@ def _hyperv_line(config: VmConfig) -> str:
 def _clock_line(config: VmConfig) -> str:
     clock = config.clock
     if clock is None:
-        return "default"
+        return "default" if _defined(config) else UNKNOWN
     timers = []
     for name, t in sorted(clock.timers.items()):
         parts = [f"present={'yes' if t.present else 'no'}"] if t.present is not None else []
@@ -53,7 +62,7 @@ def _clock_line(config: VmConfig) -> str:
 def _devices_line(config: VmConfig) -> str:
     dev = config.devices
     if dev is None:
-        return "unknown"
+        return UNKNOWN
     disks = ", ".join(f"{d.bus or '?'} {d.device}" for d in dev.disks) or "none"
     nics = ", ".join(n.model or "?" for n in dev.nics) or "none"
     parts = [f"disks: {disks}", f"nics: {nics}", f"video: {', '.join(dev.video) or 'none'}",
@@ -74,20 +83,22 @@ def _topology(config: VmConfig) -> str:
 
 
 def _yes(value: bool | None) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
+    return UNKNOWN if value is None else ("yes" if value else "no")
 
 
 def render_text(config: VmConfig) -> str:
     rows = [
         ("VM", f"{config.name or '?'} ({config.hypervisor or '?'}, {config.stack or '?'})"),
-        ("Sources", ", ".join(config.sources)),
+        ("Sources", ", ".join(config.sources) or UNKNOWN),
         ("Versions", f"QEMU {config.qemu_version or '?'}, libvirt {config.libvirt_version or '?'}"),
         ("Machine", config.machine or "?"),
         ("Guest OS", config.guest_os_hint or "?"),
         ("vCPUs", _topology(config)),
         ("CPU", _cpu_line(config)),
         ("Hyper-V", _hyperv_line(config)),
-        ("KVM hidden", _yes(config.kvm_hidden)),
+        # A definition without kvm=off / <kvm><hidden> really leaves KVM visible.
+        ("KVM hidden", "no" if config.kvm_hidden is None and _defined(config)
+         else _yes(config.kvm_hidden)),
         ("Clock", _clock_line(config)),
         ("Memory", "?" if config.memory_kib is None else f"{config.memory_kib // 1024} MiB"),
         ("Devices", _devices_line(config)),
@@ -97,6 +108,9 @@ def render_text(config: VmConfig) -> str:
         h = config.host
         rows.append(("Host", f"{h.hostname or '?'}, {h.pcpus or '?'} pCPUs, "
                              f"{h.cpu_model or '?'}, kernel {h.kernel or '?'}"))
+    if not _defined(config) and config.name is None:
+        # Host-wide sources only (host facts, libvirtd.log): no VM rows to show as unknown.
+        rows = [(k, v) for k, v in rows if k in ("Sources", "Versions", "Host")]
     lines = [f"{k:<11} {v}" for k, v in rows]
     if config.events:
         lines.append(f"Events ({len(config.events)})")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dumptriage.model.host import VmConfig, feature_enabled
@@ -60,3 +62,12 @@ def devices(config: VmConfig) -> dict[str, Any]:
         "nics": sorted(n.model or "?" for n in d.nics),
         "panic": sorted(d.panic),
     }
+
+
+def one_vm(paths: Sequence[str | Path], vm: str | None = None) -> VmConfig:
+    """The chosen VM's config of ``load_context(paths)`` (failing if none was found)."""
+    from dumptriage.context import load_context
+
+    config = load_context(paths).select(vm).config
+    assert config is not None
+    return config

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from dumptriage.context import load_context
 from dumptriage.context.collect import CollectResult, collect, local_host_facts
 from dumptriage.errors import ContextParseError
+from tests.context import shape
 
 URI = "test:///default"
 needs_virsh = pytest.mark.skipif(shutil.which("virsh") is None,
@@ -35,7 +35,7 @@ def test_collect_test_driver(tmp_path: Path) -> None:
     assert any("virConnectGetDomainCapabilities" in n for n in result.notes)
     assert any(n.startswith("test-driver:") for n in result.notes)
 
-    c = load_context([out])
+    c = shape.one_vm([out])
     # Oracle: `virsh -c test:///default dumpxml test`: <domain type='test'>, <vcpu>2</vcpu>,
     # <memory unit='KiB'>8388608</memory>, arch i686, vda on bus virtio, on_crash destroy.
     assert (c.name, c.hypervisor, c.vcpus, c.memory_kib) == ("test", "test", 2, 8388608)
@@ -63,7 +63,7 @@ def test_without_virsh_degrades_to_notes(tmp_path: Path,
     out = tmp_path / "b.tar.gz"
     result = collect("win7", out, uri=URI)
     assert result.notes[0] == "command-missing: virsh not found; only local files were collected"
-    c = load_context([out])
+    c = shape.one_vm([out])
     assert c.cpu is None
     assert [n.code for n in c.notes][:1] == ["command-missing"]
 

@@ -58,7 +58,7 @@ def test_folder_by_content_not_name(tmp_path: Path) -> None:
     shutil.copy(SHARED / "story/libvirtd.log", tmp_path / "notes.yaml")
     (tmp_path / "cpuinfo.conf").write_text(CPUINFO)
     (tmp_path / "random.txt").write_text("hello\n")
-    c = load_context([tmp_path])
+    c = shape.one_vm([tmp_path])
     assert c.qemu_version == "2.5.0" and c.cpu is not None and c.cpu.model == "SandyBridge"
     assert c.host is not None and (c.host.pcpus, c.host.cpu_vendor) == (2, "GenuineIntel")
     assert c.host.hostname == "sc7"
@@ -87,7 +87,7 @@ def test_bundle(tmp_path: Path) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    c = load_context([bundle])
+    c = shape.one_vm([bundle])
     assert shape.hyperv_on(c)["spinlocks"] == 12287
     assert [(n.code, n.detail) for n in c.notes] == [("command-missing", "dmesg not found")]
     assert c.sources == (f"{bundle}:vm/domain.xml",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from dumptriage.context import load_context
 from dumptriage.context.libvirt_xml import parse_domain_xml
@@ -68,9 +69,42 @@ def test_libvirtd_log() -> None:
     assert (eof.time, eof.line) == ("2017-03-15 06:03:48.180+0000", 4)
 
 
-def test_merge_log_and_ps_notes_the_difference() -> None:
-    c = load_context([STORY / "qemu-vm113.log", STORY / "ps-vm84-after-fix.txt",
-                      STORY / "libvirtd.log"])
+def test_log_and_ps_of_two_vms_are_never_merged() -> None:
+    ctx = load_context([STORY / "qemu-vm113.log", STORY / "ps-vm84-after-fix.txt",
+                        STORY / "libvirtd.log"])
+    # qemu-vm113.log line 2 "-name vm113"; ps-vm84-after-fix.txt "-name vm84".
+    assert sorted(ctx.vms) == ["vm113", "vm84"]
+    vm113, vm84 = ctx.vms["vm113"], ctx.vms["vm84"]
+    assert vm113.cpu is not None and (vm113.cpu.mode, vm113.cpu.model) == ("custom",
+                                                                           "SandyBridge")
+    assert vm113.hyperv is None  # the crashed VM had no enlightenments
+    assert vm84.cpu is not None and vm84.cpu.mode == "host-passthrough"
+    assert shape.hyperv_on(vm84)["spinlocks"] == 0x1FFF
+    assert not [n for n in vm113.notes + vm84.notes if n.code == "sources-disagree"]
+    # libvirtd.log names no VM of its own; its one line about vm113's log file
+    # ("Cannot open log file: '/var/log/libvirt/qemu/vm113.log'", line 19) is vm113's.
+    assert len(vm113.events) == 16 + 1 and len(vm84.events) == 0
+    assert ctx.shared is not None and ctx.shared.sources == (str(STORY / "libvirtd.log"),)
+    assert len(ctx.shared.events) == 15
+    chosen = ctx.select()
+    assert (chosen.vm, chosen.others) == ("vm113", ("vm84",))
+    assert chosen.reason == "most sources (1), tied with vm84: first by name"
+    assert chosen.config is not None
+    assert chosen.config.sources == (str(STORY / "qemu-vm113.log"),)
+    codes = [n.code for n in chosen.config.notes]
+    assert codes[-3:] == ["several-vms", "vm-chosen", "host-wide-sources"]
+    # --vm makes the choice certain: the host-wide libvirtd.log then joins the VM.
+    picked = ctx.select("vm84").config
+    assert picked is not None and picked.cpu is not None
+    assert picked.cpu.mode == "host-passthrough" and picked.libvirt_version == "1.3.1"
+    assert len(picked.events) == 15
+
+
+def test_same_vm_log_and_ps_notes_the_difference(tmp_path: Path) -> None:
+    # The ps line as if it were vm113's own (same -name): one VM, two sources that disagree.
+    ps = tmp_path / "ps.txt"
+    ps.write_text((STORY / "ps-vm84-after-fix.txt").read_text().replace("vm84", "vm113"))
+    c = shape.one_vm([STORY / "qemu-vm113.log", ps, STORY / "libvirtd.log"])
     # The live command line outranks the log's (what runs now vs. what ran at start).
     assert c.cpu is not None and c.cpu.mode == "host-passthrough"
     assert c.qemu_version == "2.5.0" and c.libvirt_version == "1.3.1"
