@@ -3,8 +3,9 @@
 kdmp-parser 0.7.4 is the one independent reader of RDMP (it is also the one source of the
 layout, dump-format.md section 2.4): KernelMemoryDump (8), KernelAndUserMemoryDump (9) and
 CompleteMemoryDump (0xA). volatility3 2.28.2 is no oracle here: its crash layers list
-supported_dumptypes = [0x1, 0x5] (layers/crash.py) and refuse every other DumpType. The dumps carry 2 MiB and 1 GiB pages; 8 and 9 hold only
-the pages the guest uses, so most of the 1 GiB page is absent from them.
+supported_dumptypes = [0x1, 0x5] (layers/crash.py) and refuse every other DumpType.
+The dumps carry 2 MiB and 1 GiB pages; 8 and 9 hold only the pages the guest uses, so
+most of the 1 GiB page is absent from them.
 """
 
 from __future__ import annotations
