@@ -2,7 +2,8 @@
 
 Hypothesis mutates the builder's dumps where the reader takes its counts and offsets
 from: the dump header, the structure after it (runs / SUMMARY_DUMP / BMP / TRIAGE_DUMP
-header, bitmap) and the file length. Sized to run in well under a minute in CI.
+header, bitmap, RDMP header and ranges) and the file length. Sized to run in well under
+a minute in CI.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from dumptriage.errors import DumptriageError
 from dumptriage.synth import DumpSpec, build, presets
 
 KINDS = [(1, "x64", False), (2, "x86", True), (5, "x86", False), (6, "x64", False),
-         (4, "x64", False), (4, "x86", True), (2, "x64", False)]
+         (4, "x64", False), (4, "x86", True), (2, "x64", False),
+         # RDMP: kernel ranges padded to a page (8), all RAM packed after the table (0xA).
+         (8, "x64", False), (0xA, "x64", False)]
 # Dumps with kernel state (modules, CPUs, stacks, triage sections) from the presets.
 PRESETS = [presets.win7_x86_pae_summary, presets.triage_x64_story, presets.triage_x86_story]
 
