@@ -1,6 +1,7 @@
 """The ``dumptriage`` command: a thin click wrapper that renders what the library returns.
 
-Exit codes: 0 success, 2 unusable input (one line on stderr, no traceback).
+Exit codes: 0 success, 1 a finding at or above ``--fail-on``, 2 unusable input (one line on
+stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from dumptriage import __version__
 from dumptriage.errors import DumptriageError
 
 EXIT_OK = 0
+EXIT_FINDINGS = 1
 EXIT_UNUSABLE_INPUT = 2
+CONFIDENCES = ("established", "plausible", "anecdotal")  # strongest first
 
 
 class LazyGroup(click.Group):
@@ -32,6 +35,8 @@ class LazyGroup(click.Group):
                     "Read host-side files (domain XML, QEMU command line or log, ...)."),
         "collect": ("dumptriage.cli_context", "collect_command",
                     "Gather a live VM's configuration, logs and host facts into a bundle."),
+        "rules": ("dumptriage.cli_rules", "rules_command",
+                  "List, show, lint and document the knowledge base's rules and facts."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -73,7 +78,15 @@ def cli() -> None:
 @click.option("--vm", "vm", default=None, metavar="NAME",
               help="The VM the dump belongs to (name, UUID or Proxmox VMID) when the "
                    "--context files hold several VMs; default: the one with the most files.")
-def analyze(dump: str, as_json: bool, context: tuple[str, ...], vm: str | None) -> None:
+@click.option("--rules", "rule_dirs", multiple=True,
+              type=click.Path(exists=True, file_okay=False),
+              help="A folder of extra rule files (*.toml), added to the built-in ones. "
+                   "Repeatable.")
+@click.option("--fail-on", "fail_on", type=click.Choice(CONFIDENCES), default=None,
+              help="Exit with 1 when a finding of this confidence or stronger exists.")
+@click.pass_context
+def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ...],
+            vm: str | None, rule_dirs: tuple[str, ...], fail_on: str | None) -> None:
     """Read a Windows kernel crash dump and report what it says.
 
     DUMP is a MEMORY.DMP, a Minidump\\*.dmp or any other PAGEDUMP/PAGEDU64 file: full,
@@ -84,14 +97,17 @@ def analyze(dump: str, as_json: bool, context: tuple[str, ...], vm: str | None) 
     (which one crashed, which one hung), the crashing thread's stack without symbols,
     the loaded and unloaded modules (class, PDB, version), and anomalies: odd but
     survivable facts such as a truncated file, each with a stable code. With --context,
-    the VM's virtual hardware as read from its host-side files.
+    the VM's virtual hardware as read from its host-side files. Then the knowledge
+    base's Findings (cause, confidence, evidence, the fix for the VM's platform), the
+    rules an input would decide (Not evaluated) and the causes the inputs exclude.
 
     \b
-    Exit codes: 0 report printed; 2 the file is not a readable kernel dump.
+    Exit codes: 0 report printed; 1 a finding at or above --fail-on;
+    2 the file is not a readable kernel dump.
     """
     from dumptriage.analysis import analyze as run_analysis
 
-    report = run_analysis(dump, context, vm)
+    report = run_analysis(dump, context, vm, rules=rule_dirs)
     if report.host is None and report.host_choice is not None:  # --context gave nothing
         click.echo(f"dumptriage: warning: --context: {report.host_choice.reason}; "
                    "no Host section", err=True)
@@ -103,6 +119,10 @@ def analyze(dump: str, as_json: bool, context: tuple[str, ...], vm: str | None) 
         from dumptriage.render.text import render_text
 
         click.echo(render_text(report), nl=False)
+    if fail_on is not None:
+        strong = CONFIDENCES[: CONFIDENCES.index(fail_on) + 1]
+        if any(f.confidence in strong for f in report.findings):
+            ctx.exit(EXIT_FINDINGS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

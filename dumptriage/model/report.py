@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from dumptriage.model.anomaly import Anomaly
     from dumptriage.model.dump import Frame, Module, Processor, UnloadedModule
     from dumptriage.model.explanation import Explanation
+    from dumptriage.model.findings import Finding, NotEvaluated, RuledOut
     from dumptriage.model.header import BugCheck, DumpInfo
     from dumptriage.model.host import VmConfig
 
@@ -76,6 +77,10 @@ class Report(Record):
     host_choice: HostChoice | None = None
     tool: Tool | None = None
     generated_at: str | None = None  # ISO 8601 UTC, when the analysis ran
+    # The knowledge base's conclusions (dumptriage.knowledge), most likely first.
+    findings: tuple[Finding, ...] = ()
+    not_evaluated: tuple[NotEvaluated, ...] = ()
+    ruled_out: tuple[RuledOut, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +97,9 @@ class Report(Record):
             "culprit": None if self.culprit is None else self.culprit.to_dict(),
             "host": None if self.host is None else self.host.to_dict(),
             "host_choice": None if self.host_choice is None else self.host_choice.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+            "not_evaluated": [n.to_dict() for n in self.not_evaluated],
+            "ruled_out": [r.to_dict() for r in self.ruled_out],
             "anomalies": [a.to_dict() for a in self.anomalies],
         }
 

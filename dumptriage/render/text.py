@@ -40,6 +40,9 @@ def render_text(report: Report) -> str:
 
         parts.append("Host (from --context)\n" + _indent(render_host(report.host).rstrip()))
     parts.append(_anomaly_section(report.anomalies))
+    from dumptriage.render.findings_text import render_conclusions
+
+    parts.append(render_conclusions(report))
     return "\n\n".join(parts) + "\n"
 
 
