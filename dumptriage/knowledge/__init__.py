@@ -20,10 +20,10 @@ def conclude(report: Report, rule_dirs: Sequence[str] = ()) -> Conclusions:
     """What the rules say about one report."""
     from dumptriage.knowledge.engine import evaluate_rules
     from dumptriage.knowledge.facts import build_facts
-    from dumptriage.knowledge.rulebook import fact_catalogue, load_rules
+    from dumptriage.knowledge.rulebook import input_hints, load_rules
 
     facts = build_facts(report.to_dict())
-    return evaluate_rules(load_rules(rule_dirs), facts, fact_catalogue()["inputs"])
+    return evaluate_rules(load_rules(rule_dirs), facts, input_hints())
 
 
 __all__ = ["conclude"]

@@ -124,10 +124,22 @@ def compile_rules(folder: str = RULES_DIR) -> list[dict[str, Any]]:
 
 
 @cache
+def _compiled() -> dict[str, Any]:
+    with open(COMPILED, encoding="utf-8") as fh:
+        loaded: dict[str, Any] = json.load(fh)
+    return loaded
+
+
 def builtin_rules() -> tuple[dict[str, Any], ...]:
     """The package's rules, from their compiled JSON copy (loaded once per process)."""
-    with open(COMPILED, encoding="utf-8") as fh:
-        return tuple(json.load(fh)["rules"])
+    return tuple(_compiled()["rules"])
+
+
+def input_hints() -> dict[str, str]:
+    """facts.toml's [inputs] (which input decides a fact), from the compiled copy: parsing
+    the TOML costs ~17 ms here, the JSON under 1 ms."""
+    hints: dict[str, str] = _compiled()["inputs"]
+    return hints
 
 
 @cache
@@ -152,8 +164,8 @@ def load_rules(extra_dirs: Sequence[str] = ()) -> list[dict[str, Any]]:
 def write_compiled(path: str = COMPILED) -> None:
     rules = compile_rules()
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump({"generated_from": "dumptriage/knowledge/rules/*.toml", "rules": rules}, fh,
-                  indent=1)
+        json.dump({"generated_from": "dumptriage/knowledge/rules/*.toml and facts.toml",
+                   "rules": rules, "inputs": fact_catalogue()["inputs"]}, fh, indent=1)
         fh.write("\n")
 
 

@@ -82,7 +82,9 @@ def test_lint_is_clean_and_catches_unknown_facts_and_codes(tmp_path: Path) -> No
 
 def test_compiled_copy_is_fresh() -> None:
     # python -m dumptriage.knowledge.rulebook rewrites it.
-    assert list(builtin_rules()) == json.loads(Path(COMPILED).read_text())["rules"] == RULES
+    compiled = json.loads(Path(COMPILED).read_text())
+    assert list(builtin_rules()) == compiled["rules"] == RULES
+    assert compiled["inputs"] == fact_catalogue()["inputs"]
 
 
 def test_every_fact_a_rule_names_is_documented() -> None:
