@@ -1,6 +1,7 @@
 """The benchmark's inputs, written with dumptriage.synth and cached in a work directory.
 
-(a) N small x64 DumpType 5 dumps (16 MiB guests, sparse) with distinct bugcheck args.
+(a) N small x64 dumps (16 MiB guests, sparse) with distinct bugcheck args, of DumpType 5
+    (bitmap) and of DumpType 1 (full: runs).
 (b) A sparse x64 DumpType 5 dump of `gib` GiB (presets.sparse_x64_bitmap) plus one 1 GiB
     large page per GiB above the first, so that random VAs in those pages land on
     physical pages spread over the whole guest; 1000 VAs chosen with a seeded RNG.
@@ -21,19 +22,20 @@ LARGE_VA = 0xFFFFC00000000000  # where the 1 GiB pages start (one per GiB of gue
 GIB = 0x40000000
 
 
-def small_spec(i: int) -> DumpSpec:
+def small_spec(i: int, dump_type: int = 5) -> DumpSpec:
     args = (0x1000 + i, 0xFFFFF80400000000 + i * 0x1000, 0xFFFF850400000000 + i, i * 7)
-    return DumpSpec(arch="x64", dump_type=5, build=19041, memory_mib=16, sparse=True,
+    return DumpSpec(arch="x64", dump_type=dump_type, build=19041, memory_mib=16, sparse=True,
                     bugcheck=(0x1000007E if i % 2 else 0x133, args))
 
 
-def small_dumps(root: Path, count: int) -> list[tuple[Path, tuple[int, tuple[int, ...]]]]:
+def small_dumps(root: Path, count: int, dump_type: int = 5
+                ) -> list[tuple[Path, tuple[int, tuple[int, ...]]]]:
     """The (a) dumps and the bugcheck each must report."""
-    folder = root / "small"
+    folder = root / ("small" if dump_type == 5 else f"small-type{dump_type}")
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for i in range(count):
-        spec = small_spec(i)
+        spec = small_spec(i, dump_type)
         path = folder / f"dump{i:04d}.dmp"
         if not _fresh(path, spec):
             write(spec, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,9 +28,15 @@ class ChildRun:
     runs: int
 
 
+# Children may write .pyc files, as an installed package has them (pip byte-compiles):
+# without, every child compiles dumptriage's sources again (PYTHONDONTWRITEBYTECODE=1 is
+# set on this project's machines) and the figures measure the compiler, not the tool.
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _run(cmd: list[str], cwd: Path) -> tuple[float, str]:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, env=_ENV)
     wall = time.perf_counter() - t0
     if proc.returncode not in (0, 1):  # analyze exits 1 on findings at --fail-on
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")

@@ -47,8 +47,9 @@ class Settings:
 class Results:
     facts: dict[str, str]
     settings: Settings
-    per_dump: dict[str, float] = field(default_factory=dict)  # (a) seconds
+    per_dump: dict[str, float] = field(default_factory=dict)  # (a) seconds, bitmap dumps
     per_dump_n: dict[str, int] = field(default_factory=dict)
+    per_full_dump: dict[str, float] = field(default_factory=dict)  # (a) seconds, full dumps
     whole: dict[str, procs.ChildRun] = field(default_factory=dict)  # (b)+(c)
     python_startup: float = 0.0
     spread: dict[str, int] = field(default_factory=dict)
@@ -57,8 +58,15 @@ class Results:
 
 
 def bench_open_bugcheck(s: Settings, r: Results) -> None:
-    items = dumps.small_dumps(s.workdir, s.small)
-    for tool in TOOLS:
+    _open_bugcheck(s, r, dumps.small_dumps(s.workdir, s.small), r.per_dump, "bitmap")
+    full = dumps.small_dumps(s.workdir, s.small, dump_type=1)
+    _open_bugcheck(s, r, full, r.per_full_dump, "full", tools=("dumptriage", "kdmp-parser"))
+
+
+def _open_bugcheck(s: Settings, r: Results, items: list[tuple[Path, tuple[int, tuple[int, ...]]]],
+                   into: dict[str, float], kind: str,
+                   tools: tuple[str, ...] = TOOLS) -> None:
+    for tool in tools:
         subset = items[: s.vol_small] if tool == "volatility3" else items
         preload(tool)
         open_bugcheck(tool, subset[0][0])  # warm-up: first-use costs are not per dump
@@ -70,10 +78,10 @@ def bench_open_bugcheck(s: Settings, r: Results) -> None:
                 if got != expected:
                     raise SystemExit(f"{tool} read {got} from {path}, expected {expected}")
             means.append((time.perf_counter() - t0) / len(subset))
-        r.per_dump[tool] = statistics.median(means)
+        into[tool] = statistics.median(means)
         r.per_dump_n[tool] = len(subset)
-        print(f"(a) {tool}: {r.per_dump[tool] * 1e3:.3f} ms per dump over {len(subset)} dumps "
-              f"(median of {s.repeats})", flush=True)
+        print(f"(a) {kind} {tool}: {into[tool] * 1e3:.3f} ms per dump over {len(subset)} "
+              f"dumps (median of {s.repeats})", flush=True)
 
 
 def bench_page_reads(s: Settings, r: Results) -> None:

@@ -21,9 +21,12 @@ from dumptriage.catalogue.interpret import explain
 from dumptriage.dump.crash_dump import open_dump
 from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import Module
-from dumptriage.model.host import VmConfig
 from dumptriage.model.record import replace
 from dumptriage.model.report import HostChoice, Report, Source, Tool
+
+TYPE_CHECKING = False  # see model/record.py
+if TYPE_CHECKING:
+    from dumptriage.model.host import VmConfig
 
 TOOL = Tool("dumptriage", __version__)
 

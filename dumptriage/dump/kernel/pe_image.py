@@ -23,9 +23,9 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from dumptriage.model.dump import PdbInfo
+from dumptriage.model.record import Record
 
 ReadBytes = Callable[[int, int], bytes | None]
 
@@ -39,27 +39,32 @@ _MAX_EXPORTS = 65536
 _MAX_NAME = 256
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(Record):
     name: str
     rva: int
     size: int
     executable: bool
 
 
-@dataclass
 class PeImage:
-    """What dumptriage reads from a loaded image; exports are read on first use."""
+    """What dumptriage reads from a loaded image; exports are read on first use (cached
+    here, so the object is not a frozen Record)."""
 
-    base: int
-    size_of_image: int
-    timestamp: int
-    checksum: int
-    machine: int
-    sections: tuple[Section, ...]
-    directories: tuple[tuple[int, int], ...]
-    pdb: PdbInfo | None = None
-    _exports: list[tuple[int, str]] | None = field(default=None, repr=False)
+    __slots__ = ("_exports", "base", "checksum", "directories", "machine", "pdb", "sections",
+                 "size_of_image", "timestamp")
+
+    def __init__(self, *, base: int, size_of_image: int, timestamp: int, checksum: int,
+                 machine: int, sections: tuple[Section, ...],
+                 directories: tuple[tuple[int, int], ...], pdb: PdbInfo | None = None):
+        self.base = base
+        self.size_of_image = size_of_image
+        self.timestamp = timestamp
+        self.checksum = checksum
+        self.machine = machine
+        self.sections = sections
+        self.directories = directories
+        self.pdb = pdb
+        self._exports: list[tuple[int, str]] | None = None
 
     def is_code(self, rva: int) -> bool:
         """True when the RVA lies in an executable section (or no section table is known)."""
@@ -216,8 +221,7 @@ def _cstring(read: ReadBytes, va: int) -> str | None:
 # -- version resource -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class VersionInfo:
+class VersionInfo(Record):
     file_version: str
     company: str | None
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dumptriage.dump.containers.flat import FlatType, flat_size
 from dumptriage.dump.containers.header import filetime_to_iso
@@ -26,6 +25,7 @@ from dumptriage.dump.kernel.layouts import field_spans
 from dumptriage.dump.kernel.modules import read_pointer, read_unicode_string
 from dumptriage.formats import windows_triage_flat as ksy
 from dumptriage.model.dump import UnloadedModule
+from dumptriage.model.record import Record
 
 ReadBytes = Callable[[int, int], bytes | None]
 
@@ -36,8 +36,7 @@ ReadBytes = Callable[[int, int], bytes | None]
 RING_SLOTS = 50
 
 
-@dataclass(frozen=True)
-class UnloadedLayout:
+class UnloadedLayout(Record):
     """Offsets inside one unloaded-driver entry, taken from its .ksy type."""
 
     size: int

@@ -11,17 +11,16 @@ from __future__ import annotations
 import os
 import re
 import struct
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import tomllib
 
 from dumptriage.dump.containers.flat import FlatType
+from dumptriage.model.record import Record
 
 
-@dataclass(frozen=True)
-class LdrLayout:
+class LdrLayout(Record):
     """KLDR_DATA_TABLE_ENTRY offsets for one architecture."""
 
     in_load_order_links: int
@@ -34,8 +33,7 @@ class LdrLayout:
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class KernelLayout:
+class KernelLayout(Record):
     """Fallback KPRCB/KTHREAD offsets for an (arch, build range)."""
 
     id: str
