@@ -74,3 +74,10 @@ def test_filetime_limit_is_the_last_representable_day() -> None:
     assert (last - epoch) // timedelta(microseconds=1) * 10 == _FILETIME_MAX
     assert filetime_to_iso(_FILETIME_MAX) == "9999-12-31T00:00:00.000Z"
     assert filetime_to_iso(_FILETIME_MAX + 1) is None
+
+
+def test_compiled_kernel_layouts_are_fresh() -> None:
+    # python -m dumptriage.dump.kernel.layouts.compile rewrites kernel.json from kernel.toml.
+    from dumptriage.dump.kernel import layouts
+
+    assert layouts._data() == layouts.parse_toml()

@@ -6,7 +6,7 @@ memory, so no kernel state is offered.
 from __future__ import annotations
 
 from dumptriage.dump.containers.dump_file import DumpFile
-from dumptriage.dump.containers.protocol import KernelOffer
+from dumptriage.dump.containers.offer import KernelOffer
 from dumptriage.dump.memory.physical import PhysicalMemory
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 

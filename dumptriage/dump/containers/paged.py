@@ -14,7 +14,7 @@ from dumptriage.errors import PageNotPresent
 
 TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
 if TYPE_CHECKING:
-    from dumptriage.dump.containers.protocol import KernelOffer
+    from dumptriage.dump.containers.offer import KernelOffer
     from dumptriage.dump.memory.physical import PageIndex
     from dumptriage.dump.memory.virtual import PagedMemory
     from dumptriage.model.anomaly import Anomaly
@@ -55,7 +55,7 @@ class PagedContainer:
 
     @cached_property
     def _offer(self) -> KernelOffer:
-        from dumptriage.dump.containers.protocol import KernelOffer
+        from dumptriage.dump.containers.offer import KernelOffer
         from dumptriage.dump.kernel.kdbg import search_kdbg
         from dumptriage.model.anomaly import AnomalyCode, anomaly
 

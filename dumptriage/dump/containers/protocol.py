@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from dumptriage.model.record import Record
+from dumptriage.dump.containers.offer import KernelOffer as KernelOffer
+from dumptriage.dump.containers.offer import PrcbCopy as PrcbCopy
 
 if TYPE_CHECKING:
-    from dumptriage.dump.kernel.kdbg import Kdbg
-    from dumptriage.dump.kernel.registers import Registers
     from dumptriage.dump.memory.physical import PhysicalMemory
     from dumptriage.model.anomaly import Anomaly
-    from dumptriage.model.dump import BugCheck, DumpInfo, Module, UnloadedModule
+    from dumptriage.model.dump import BugCheck, DumpInfo
 
 
 class VirtualMemory(Protocol):
@@ -31,32 +30,6 @@ class VirtualMemory(Protocol):
     def translate(self, va: int) -> int:
         """The guest-physical address of ``va``; raises PageNotPresent without page tables."""
         ...
-
-
-class PrcbCopy(Record):
-    """The crashing CPU's KPRCB as a minidump writer copied it, and where it lived."""
-
-    data: bytes
-    va: int | None
-
-
-class KernelOffer(Record):
-    """What kernel state a container can offer; absent parts are None.
-
-    ``listed_modules``/``listed_unloaded``: the container lists them itself (a minidump's
-    driver tables) instead of leaving PsLoadedModuleList/MmUnloadedDrivers to be walked.
-    ``prcb_copy``: the crashing CPU's KPRCB when the processor array may be incomplete.
-    ``partial_cpus``: a KiProcessorBlock walk may stop early without that being odd.
-    """
-
-    memory: VirtualMemory | None
-    kdbg: Kdbg | None
-    header_registers: Registers | None
-    listed_modules: list[Module] | None = None
-    listed_unloaded: list[UnloadedModule] | None = None
-    prcb_copy: PrcbCopy | None = None
-    partial_cpus: bool = False
-    anomalies: tuple[Anomaly, ...] = ()
 
 
 class Container(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
-from dumptriage.dump.containers.protocol import KernelOffer, VirtualMemory
+from dumptriage.dump.containers.offer import KernelOffer
 from dumptriage.dump.kernel.layouts import KernelLayout, kernel_layout, ldr_layout, nearest_layout
 from dumptriage.dump.kernel.modules import (
     ModuleMap,
@@ -35,6 +35,10 @@ from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
 from dumptriage.model.dump import DumpInfo, Frame, Module, Processor, UnloadedModule
 from dumptriage.model.record import replace
+
+TYPE_CHECKING = False  # see model/record.py
+if TYPE_CHECKING:
+    from dumptriage.dump.containers.protocol import VirtualMemory
 
 ReadBytes = Callable[[int, int], bytes | None]
 

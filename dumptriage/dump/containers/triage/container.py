@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from dumptriage.dump.containers.dump_file import DumpFile
-from dumptriage.dump.containers.protocol import KernelOffer, PrcbCopy
+from dumptriage.dump.containers.offer import KernelOffer, PrcbCopy
 from dumptriage.dump.containers.triage.drivers import kernel_base_anomalies, read_drivers
 from dumptriage.dump.containers.triage.header import (
     TriageHeader,

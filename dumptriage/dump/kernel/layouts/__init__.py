@@ -14,8 +14,6 @@ import struct
 from functools import cache
 from typing import Any
 
-import tomllib
-
 from dumptriage.dump.containers.flat import FlatType
 from dumptriage.model.record import Record
 
@@ -55,9 +53,33 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 @cache
 def _data() -> dict[str, Any]:
+    """kernel.toml, from its JSON copy kernel.json: importing tomllib and parsing costs ~6 ms
+    at start-up here, the JSON well under 1. ``python -m dumptriage.dump.kernel.layouts.compile``
+    rewrites the copy; tests/dump/test_layouts.py fails when it is stale."""
+    import json
+
     # A plain open keeps importlib.resources (tens of ms of imports) off the CLI path.
+    with open(os.path.join(_HERE, "kernel.json"), encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def parse_toml() -> dict[str, Any]:
+    """The source of truth, kernel.toml, parsed."""
+    import tomllib
+
     with open(os.path.join(_HERE, "kernel.toml"), "rb") as fh:
         return tomllib.load(fh)
+
+
+def write_compiled() -> str:
+    import json
+
+    path = os.path.join(_HERE, "kernel.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(parse_toml(), fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    return path
 
 
 def ldr_layout(arch: str) -> LdrLayout | None:
