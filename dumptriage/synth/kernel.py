@@ -176,6 +176,8 @@ class KernelWriter:
         self.vm.write(mod.base, pe_header(
             is64=self.is64, base=mod.base, size=mod.size,
             timestamp=mod.timestamp, checksum=mod.checksum, rd=rd, low_code=mod.low_code_rva))
+        for rva, code in getattr(mod, "code", ()):  # pe_unwind.UnwindModuleSpec: code bytes
+            self.vm.write(mod.base + rva, code)
         if rd is None:
             return 1
         self.vm.write(mod.base + RDATA_RVA, rd.data)

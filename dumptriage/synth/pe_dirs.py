@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from construct import Int16ul, Int32ul
 
+from dumptriage.synth.pe_unwind import UnwindModuleSpec, exception_data
 from dumptriage.synth.spec import ModuleSpec
 
 RDATA_RVA = 0x1000
-DIR_EXPORT, DIR_RESOURCE, DIR_DEBUG = 0, 2, 6  # IMAGE_DIRECTORY_ENTRY_* indexes
+DIR_EXPORT, DIR_RESOURCE, DIR_EXCEPTION, DIR_DEBUG = 0, 2, 3, 6  # IMAGE_DIRECTORY_ENTRY_*
 RT_VERSION, LANG_EN_US = 16, 0x409
 
 
@@ -68,6 +69,14 @@ def rdata(mod: ModuleSpec) -> RData:
         start = len(buf)
         buf += resource_directory(mod, RDATA_RVA + start)
         dirs[DIR_RESOURCE] = (RDATA_RVA + start, len(buf) - start)
+        _align(buf, 8)
+    if isinstance(mod, UnwindModuleSpec) and mod.functions:
+        # .pdata kept in .rdata: the directory's Size covers the RUNTIME_FUNCTION array
+        # only; the UNWIND_INFOs follow it (link.exe puts them in .xdata/.rdata).
+        start = len(buf)
+        blob, table_size = exception_data(mod.functions, RDATA_RVA + start)
+        buf += blob
+        dirs[DIR_EXCEPTION] = (RDATA_RVA + start, table_size)
         _align(buf, 8)
     return RData(bytes(buf), dirs)
 
