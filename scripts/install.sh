@@ -2,7 +2,8 @@
 # Set up dumptriage on a fresh Debian/Ubuntu machine: a venv in .venv with the package.
 #   bash scripts/install.sh          the tool only
 #   bash scripts/install.sh --test   plus everything the tests need: test extras from PyPI,
-#                                    the pinned Kaitai compiler (npm), libvirt's virsh (apt)
+#                                    the pinned Kaitai compiler (npm), libvirt's virsh, clang,
+#                                    lld and llvm (apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_tests=0
@@ -33,6 +34,10 @@ if [ $want_tests -eq 1 ]; then
   need node nodejs
   need npm npm
   need virsh libvirt-clients
+  # tests/dump/test_unwind_clang.py: a real x64 PE with .pdata, checked against llvm-readobj
+  need clang clang
+  need lld-link lld
+  need llvm-readobj llvm
 fi
 install_missing
 
