@@ -12,7 +12,7 @@ Three answers: True (a CALL ends here), False (the code bytes are in the dump an
 does: a stale pointer into code, a function pointer, data), None (the code page is not in
 the dump: cannot tell). The stack walker drops False and keeps the other two.
 capstone is imported on first use only (it costs a few ms) and answers are cached per
-address.
+address, missing code pages per page.
 """
 
 from __future__ import annotations
@@ -35,18 +35,29 @@ class CallChecker:
         self._read = read
         self._bits = pointer_bits
         self._cache: dict[int, bool | None] = {}
+        self._absent: set[int] = set()
         self._cs: object | None = None
 
     def after_call(self, address: int) -> bool | None:
         if address in self._cache:
             return self._cache[address]
-        blob = self._read(address - MAX_CALL, MAX_CALL)
-        if blob is None:  # a page boundary within the window: try the part on this page
-            near = address & 0xFFF
-            blob = self._read(address - near, near) if near >= 2 else None
+        blob = self._before(address)
         answer = None if blob is None else self.ends_with_call(blob, address)
         self._cache[address] = answer
         return answer
+
+    def _before(self, address: int) -> bytes | None:
+        """Up to MAX_CALL bytes before ``address``. A read that fails costs a page-table
+        walk, so a code page found missing is remembered and not asked for again."""
+        page = (address - 1) & ~0xFFF
+        if page in self._absent:
+            return None
+        blob = self._read(address - MAX_CALL, MAX_CALL)
+        if blob is None and address - MAX_CALL < page:  # the window starts a page lower
+            blob = self._read(page, address - page)
+        if blob is None:
+            self._absent.add(page)
+        return blob
 
     def ends_with_call(self, code: bytes, end: int) -> bool:
         """True when some suffix of ``code`` (the bytes just before ``end``) is one CALL."""
