@@ -13,7 +13,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from dumptriage.context import HostContext, load_context
-from dumptriage.context.collect import collect
+from dumptriage.context.collect import check_domain_name, collect
 from dumptriage.errors import ContextParseError, DumptriageError
 from dumptriage.model.host import Note, VmConfig
 from dumptriage.render.host_text import render_text
@@ -86,8 +86,9 @@ def collect_command(domain: str, uri: str | None, output: str | None) -> None:
     """Gather a live VM's configuration, logs and host facts into one bundle that
     `dumptriage context` and `analyze --context` read. Missing commands or permissions
     become notes in the bundle."""
-    target = Path(output) if output else Path(f"{domain}-context.tar.gz")
     try:
+        # Checked before the default file name is built from it.
+        target = Path(output) if output else Path(f"{check_domain_name(domain)}-context.tar.gz")
         result = collect(domain, target, uri=uri)
     except (DumptriageError, OSError) as err:
         _fail(err)

@@ -86,8 +86,44 @@ def _read_tail(result: CollectResult, path: Path, name: str) -> None:
         result.note("file-unreadable", f"{path}: {err.strerror or err}")
 
 
-def _virsh(virsh: str, uri: str | None, *args: str) -> list[str]:
-    return [virsh, *(["-c", uri] if uri else []), *args]
+def _virsh(virsh: str, uri: str | None, *args: str, domain: str | None = None) -> list[str]:
+    """virsh argv; the domain goes after ``--`` (virsh's end of options), so a name such as
+    ``--help`` is a name, never an option."""
+    tail = [] if domain is None else ["--", domain]
+    return [virsh, *(["-c", uri] if uri else []), *args, *tail]
+
+
+MAX_NAME = 255  # a name becomes a file name (QEMU log, bundle folder): NAME_MAX on Linux
+
+
+def check_domain_name(domain: str) -> str:
+    """A name virsh may be given and a path may be built from, or ContextParseError.
+
+    libvirt refuses a newline in a domain name when it is defined
+    (``virXMLCheckIllegalChars("name", def->name, "\\n")`` in every driver's DefineXML);
+    libvirt names the QEMU log ``/var/log/libvirt/qemu/NAME.log``, so a name holding ``/``
+    or being ``.``/``..`` would leave that folder. Control characters are refused too
+    (they would reach the terminal). Numeric IDs and UUIDs pass: virsh accepts them.
+    """
+    bad = next((c for c in domain if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if not domain or domain in (".", "..") or "/" in domain or bad is not None or len(
+            domain.encode()) > MAX_NAME:
+        shown = domain.encode("unicode_escape").decode()[:80]
+        why = ("a control character" if bad is not None else "'/'" if "/" in domain
+               else f"more than {MAX_NAME} bytes" if len(domain.encode()) > MAX_NAME
+               else "an empty or dot name")
+        raise ContextParseError("collect", None, f"invalid domain name {shown!r}: {why} "
+                                "(libvirt domain names hold no newline; a name must not "
+                                "leave its folder)")
+    return domain
+
+
+def _confined(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing anything that resolves outside ``folder``."""
+    path = folder / name
+    if path.parent != folder or os.path.normpath(path) != str(path):
+        raise ContextParseError("collect", None, f"{name!r} would leave {folder}")
+    return path
 
 
 def _running_vcpus(result: CollectResult, virsh: str, uri: str | None) -> int | None:
@@ -96,7 +132,7 @@ def _running_vcpus(result: CollectResult, virsh: str, uri: str | None) -> int | 
         return None
     total = 0
     for dom in names.decode(errors="replace").split()[:MAX_DOMAINS]:
-        info = _run(result, _virsh(virsh, uri, "dominfo", dom), None)
+        info = _run(result, _virsh(virsh, uri, "dominfo", domain=dom), None)
         m = re.search(rb"^CPU\(s\):\s+(\d+)", info or b"", re.M)
         if m:
             total += int(m[1])
@@ -125,14 +161,15 @@ def _gather(result: CollectResult, domain: str, uri: str | None) -> dict[str, st
     if virsh is None:
         result.note("command-missing", "virsh not found; only local files were collected")
     else:
-        xml = _run(result, _virsh(virsh, uri, "dumpxml", domain), "domain.xml")
+        xml = _run(result, _virsh(virsh, uri, "dumpxml", domain=domain), "domain.xml")
         if xml is None and any("failed to get domain" in n for n in result.notes):
             raise ContextParseError(domain, None, f"no domain {domain!r} at {uri or 'default URI'}")
         _run(result, _virsh(virsh, uri, "version"), "virsh-version.txt")
         _run(result, _virsh(virsh, uri, "capabilities"), "capabilities.xml")
         _run(result, _virsh(virsh, uri, "nodeinfo"), "nodeinfo.txt")
         _run(result, _virsh(virsh, uri, "domcapabilities"), "raw/domcapabilities.xml")
-        _run(result, _virsh(virsh, uri, "domstate", domain, "--reason"), "raw/domstate.txt")
+        _run(result, _virsh(virsh, uri, "domstate", "--reason", domain=domain),
+             "raw/domstate.txt")
         running = _running_vcpus(result, virsh, uri)
         if running is not None:
             facts["running_vcpus"] = str(running)
@@ -143,7 +180,7 @@ def _gather(result: CollectResult, domain: str, uri: str | None) -> dict[str, st
         result.note("test-driver", "libvirt test driver: no QEMU log or host files to collect")
         facts = {k: v for k, v in facts.items() if k == "running_vcpus"}
     else:
-        _read_tail(result, QEMU_LOG_DIR / f"{domain}.log", "qemu.log")
+        _read_tail(result, _confined(QEMU_LOG_DIR, f"{domain}.log"), "qemu.log")
         _read_tail(result, LIBVIRTD_LOG, "libvirtd.log")
         local_host_facts(result)
     return facts
@@ -168,6 +205,7 @@ def _write(result: CollectResult, domain: str, uri: str | None, facts: dict[str,
 
 
 def collect(domain: str, output: Path, *, uri: str | None = None) -> CollectResult:
+    check_domain_name(domain)
     result = CollectResult(path=output)
     facts = _gather(result, domain, uri)
     _write(result, domain, uri, facts)

@@ -28,7 +28,7 @@ from dumptriage.errors import ContextParseError
 
 MIB = 1024 * 1024
 MAX_FILE = 16 * MIB  # the largest host-side text file read (libvirt logs are rotated smaller)
-MAX_BUNDLE_TOTAL = 64 * MIB  # total expanded bytes of one bundle (headers included)
+MAX_BUNDLE_TOTAL = 32 * MIB  # total expanded bytes of one bundle (collect writes ~5 MiB)
 MAX_MEMBERS = 500  # members of one bundle (collect writes about 15)
 MAX_RATIO = 100  # expanded / compressed, once more than RATIO_FLOOR has expanded
 RATIO_FLOOR = 4 * MIB

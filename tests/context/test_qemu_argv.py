@@ -96,3 +96,22 @@ exec env QEMU_AUDIO_DRV=none /usr/bin/qemu-system-x86_64 \\
 
 def test_no_binary_means_no_command() -> None:
     assert split_command("ls -l /tmp") == []
+
+
+def test_shell_split_agrees_with_shlex() -> None:
+    # Oracle: shlex.split (the standard library's POSIX shell splitter) on every corpus
+    # command line; ours runs in the regex engine so that a huge file costs milliseconds.
+    import re
+    import shlex
+
+    from dumptriage.context.qemu_opts import shell_split
+    from tests.conftest import shared
+
+    corpus = shared("corpus")
+    files = sorted(corpus.glob("**/*.args")) + sorted(corpus.glob("**/*.cmd"))
+    assert len(files) > 20
+    for path in files:
+        text = re.sub(r"\\\r?\n", " ", path.read_text())
+        assert shell_split(text) == shlex.split(text), path
+    for text in ['a "b\\"c" \'d e\' f\\ g', 'x"y"z', '"a\\\\b"', "''", "-cpu 'host,+x'"]:
+        assert shell_split(text) == shlex.split(text)

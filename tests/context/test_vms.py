@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -102,14 +101,6 @@ def test_proxmox_conf_and_cmd_are_one_vm(corpus: Path) -> None:
     assert list(ctx.vms) == ["spiceusb3"]
     assert len(ctx.vms["spiceusb3"].sources) == 2
     assert ctx.select("8006").vm == "spiceusb3"
-
-
-@pytest.fixture
-def corpus() -> Path:
-    shared = Path(os.environ.get("DUMPTRIAGE_SHARED", REPO.parent / "shared"))
-    if not (shared / "corpus").is_dir():
-        pytest.skip(f"shared corpus not found at {shared}/corpus (set DUMPTRIAGE_SHARED)")
-    return shared / "corpus"
 
 
 # Issue 17: an input that yields nothing is said, never rendered as facts.
