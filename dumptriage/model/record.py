@@ -35,6 +35,7 @@ class Record:
     __slots__ = ("__dict__",)
     _fields: tuple[str, ...] = ()
     _defaults: dict[str, object] = {}  # noqa: RUF012 - a per-class table, never mutated
+    _field_set: frozenset[str] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -53,24 +54,39 @@ class Record:
         if any(f not in defaults for f in fields[first_default:]):
             raise TypeError(f"{cls.__name__}: a field without a default follows one with")
         cls._fields, cls._defaults = fields, defaults
+        cls._field_set = frozenset(fields)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Hot: a dump builds thousands of records (sections, modules, frames), so the common
+        # case (every field given, by keyword or by position) costs one dict build.
         fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, "
-                            f"{len(args)} given")
-        values = dict(zip(fields, args, strict=False))
-        for name, value in kwargs.items():
-            if name not in fields or name in values:
-                raise TypeError(f"{type(self).__name__}: unexpected or repeated field {name!r}")
-            values[name] = value
-        for name in fields:
+        if args:
+            if len(args) > len(fields):
+                raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, "
+                                f"{len(args)} given")
+            values = dict(zip(fields, args, strict=False))
+            for name in kwargs:
+                if name in values:
+                    raise TypeError(f"{type(self).__name__}: repeated field {name!r}")
+            values.update(kwargs)
+        else:
+            values = kwargs
+        if len(values) != len(fields) or not values.keys() <= self._field_set:
+            values = self._complete(values)
+        object.__setattr__(self, "__dict__", values)
+
+    def _complete(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Defaults for the fields not given; an error for a field that does not exist."""
+        for name in values:
+            if name not in self._field_set:
+                raise TypeError(f"{type(self).__name__}: unexpected field {name!r}")
+        for name in self._fields:
             if name not in values:
                 default = self._defaults.get(name, _MISSING)
                 if default is _MISSING:
                     raise TypeError(f"{type(self).__name__}: missing field {name!r}")
                 values[name] = default
-        object.__setattr__(self, "__dict__", values)
+        return values
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")

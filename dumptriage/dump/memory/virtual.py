@@ -21,6 +21,9 @@ class PagedMemory:
         self._physical = physical
         self._translator = translator
         self._pages: dict[int, bytes] = {}
+        # Pages known to be absent: a stack scan asks about the same missing code pages
+        # again and again, and each miss is a full page-table walk.
+        self._missing: dict[int, PageNotPresent] = {}
 
     def translate(self, va: int) -> int:
         if self._translator is None:
@@ -42,7 +45,16 @@ class PagedMemory:
     def _page(self, page: int) -> bytes:
         cached = self._pages.get(page)
         if cached is None:
-            cached = self._physical.read(self.translate(page << 12), 0x1000)
+            missing = self._missing.get(page)
+            if missing is not None:
+                raise missing
+            try:
+                cached = self._physical.read(self.translate(page << 12), 0x1000)
+            except PageNotPresent as err:
+                if len(self._missing) >= _PAGE_CACHE * 16:
+                    self._missing.clear()  # bounded: 4096 entries
+                self._missing[page] = err
+                raise
             if len(self._pages) >= _PAGE_CACHE:
                 self._pages.clear()  # bounded: 256 pages = 1 MiB
             self._pages[page] = cached
