@@ -14,6 +14,7 @@ import click
 
 from dumptriage import __version__
 from dumptriage.errors import DumptriageError
+from dumptriage.render.safe import safe, safe_block
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -109,7 +110,7 @@ def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ..
 
     report = run_analysis(dump, context, vm, rules=rule_dirs)
     if report.host is None and report.host_choice is not None:  # --context gave nothing
-        click.echo(f"dumptriage: warning: --context: {report.host_choice.reason}; "
+        click.echo(f"dumptriage: warning: --context: {safe(report.host_choice.reason)}; "
                    "no Host section", err=True)
     if as_json:
         from dumptriage.render.json_out import render_json
@@ -133,18 +134,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # exiting; a command that simply returns gives None.
         returned = cli.main(args=args, prog_name="dumptriage", standalone_mode=False)
     except DumptriageError as err:
-        click.echo(f"dumptriage: error: {err}", err=True)
+        click.echo(f"dumptriage: error: {safe(err)}", err=True)
         return EXIT_UNUSABLE_INPUT
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.ClickException as err:
-        err.show()
+        # click's messages quote the arguments (a file name may hold escapes).
+        import io
+
+        shown = io.StringIO()
+        err.show(file=shown)
+        click.echo(safe_block(shown.getvalue()), err=True, nl=False)
         return EXIT_UNUSABLE_INPUT
     except click.Abort:
         click.echo("dumptriage: aborted", err=True)
         return EXIT_UNUSABLE_INPUT
     except OSError as err:
-        click.echo(f"dumptriage: error: {err.filename or ''}: {err.strerror or err}", err=True)
+        click.echo(f"dumptriage: error: {safe(err.filename or '')}: {safe(err.strerror or err)}",
+                   err=True)
         return EXIT_UNUSABLE_INPUT
     return returned if isinstance(returned, int) else EXIT_OK
 

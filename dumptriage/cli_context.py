@@ -17,6 +17,7 @@ from dumptriage.context.collect import check_domain_name, collect
 from dumptriage.errors import ContextParseError, DumptriageError
 from dumptriage.model.host import Note, VmConfig
 from dumptriage.render.host_text import render_text
+from dumptriage.render.safe import safe, safe_block
 
 EXIT_BAD_INPUT = 2
 
@@ -28,7 +29,7 @@ class BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"dumptriage: error: {self.format_message()}", err=True)
+        click.echo(f"dumptriage: error: {safe(self.format_message())}", err=True)
 
 
 def _fail(err: Exception) -> NoReturn:
@@ -55,9 +56,9 @@ def context_command(files: tuple[str, ...], as_json: bool, vm: str | None) -> No
         click.echo(json.dumps({"vms": [{"vm": label, "reason": reason, "config": config.to_dict()}
                                        for label, reason, config in views]}, indent=2))
     else:
-        click.echo("\n\n".join(
-            (f"== VM {label} ({reason})\n" if len(views) > 1 else "") + render_text(config)
-            for label, reason, config in views))
+        click.echo(safe_block("\n\n".join(
+            (f"== VM {safe(label)} ({safe(reason)})\n" if len(views) > 1 else "")
+            + render_text(config) for label, reason, config in views)))
 
 
 def _views(ctx: HostContext, vm: str | None) -> list[tuple[str, str, VmConfig]]:
@@ -93,5 +94,5 @@ def collect_command(domain: str, uri: str | None, output: str | None) -> None:
     except (DumptriageError, OSError) as err:
         _fail(err)
     for note in result.notes:
-        click.echo(f"dumptriage: note: {note}", err=True)
-    click.echo(str(result.path))
+        click.echo(f"dumptriage: note: {safe(note)}", err=True)
+    click.echo(safe(result.path))

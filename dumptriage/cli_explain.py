@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dumptriage.render.safe import safe, safe_block
+
 if TYPE_CHECKING:
     from dumptriage.model.explanation import Explanation
 
@@ -59,7 +61,7 @@ def _guess_bits(values: list[int]) -> int:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"dumptriage explain: {message}", err=True)
+    click.echo(f"dumptriage explain: {safe(message)}", err=True)
     raise click.exceptions.Exit(EXIT_USAGE)
 
 
@@ -118,7 +120,8 @@ def render_text(exp: Explanation, with_values: bool) -> str:
     lines += _bullets("KVM/QEMU causes to check (shared/reference/kvm-causes.md):", exp.kvm_causes)
     if exp.source:
         lines += ["", _wrap(f"Argument meanings from Microsoft's reference: {exp.source}")]
-    return "\n".join(lines).rstrip() + "\n"
+    # Arguments are the user's; the catalogue is ours: escaped all the same.
+    return safe_block("\n".join(lines).rstrip() + "\n")
 
 
 @click.command("explain", help=HELP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dumptriage.model.host import HypervFeature, VmConfig
+from dumptriage.render.safe import safe
 
 # A field that no source gave. Never "none": "none" is a fact a source stated.
 UNKNOWN = "?"
@@ -111,11 +112,14 @@ def render_text(config: VmConfig) -> str:
     if not _defined(config) and config.name is None:
         # Host-wide sources only (host facts, libvirtd.log): no VM rows to show as unknown.
         rows = [(k, v) for k, v in rows if k in ("Sources", "Versions", "Host")]
-    lines = [f"{k:<11} {v}" for k, v in rows]
+    # Every value may come from an input (a VM named with terminal escapes): made safe here.
+    lines = [f"{k:<11} {safe(v)}" for k, v in rows]
     if config.events:
         lines.append(f"Events ({len(config.events)})")
-        lines += [f"  {e.time or '-':<28} {e.kind:<20} {e.detail}" for e in config.events]
+        lines += [f"  {safe(e.time or '-'):<28} {safe(e.kind):<20} {safe(e.detail)}"
+                  for e in config.events]
     if config.notes:
         lines.append(f"Notes ({len(config.notes)})")
-        lines += [f"  {n.code:<20} {n.where}: {n.detail}" for n in config.notes]
+        lines += [f"  {safe(n.code):<20} {safe(n.where)}: {safe(n.detail)}"
+                  for n in config.notes]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 from tabulate import tabulate
 
@@ -18,10 +19,11 @@ from dumptriage.model.dump import (
     unix_to_iso,
 )
 from dumptriage.model.report import Culprit, Report
+from dumptriage.render.safe import safe, safe_block
 
 
 def render_text(report: Report) -> str:
-    parts = [f"Dump file: {report.source.path}"]
+    parts = [f"Dump file: {safe(report.source.path)}"]
     if report.dump is not None:
         parts.append(_dump_section(report.dump))
     if report.bugcheck is not None:
@@ -43,7 +45,13 @@ def render_text(report: Report) -> str:
     from dumptriage.render.findings_text import render_conclusions
 
     parts.append(render_conclusions(report))
-    return "\n\n".join(parts) + "\n"
+    # Every field from the input is escaped where it is placed; this catches any left.
+    return safe_block("\n\n".join(parts) + "\n")
+
+
+def _cells(rows: Sequence[Sequence[object]]) -> list[list[object]]:
+    """Table rows with every string cell made safe (escaped before widths are measured)."""
+    return [[safe(c) if isinstance(c, str) else c for c in row] for row in rows]
 
 
 def _arch_label(dump: DumpInfo) -> str:
@@ -93,7 +101,7 @@ def _dump_section(dump: DumpInfo) -> str:
         ("DirectoryTableBase", hex_addr(dump.directory_table_base) or "-"),
         ("File size", _size_label(dump)),
     ]
-    return "Dump\n" + _indent(tabulate(rows, tablefmt="plain"))
+    return "Dump\n" + _indent(tabulate(_cells(rows), tablefmt="plain"))
 
 
 def _bugcheck_section(report: Report) -> str:
@@ -102,11 +110,11 @@ def _bugcheck_section(report: Report) -> str:
     title = f"Bugcheck {data['code_hex']} {data['name'] or '(unknown code)'}"
     if explanation is None:
         plain = [(f"Arg{i}", value) for i, value in enumerate(data["args"], start=1)]
-        return title + "\n" + _indent(tabulate(plain, tablefmt="plain"))
+        return title + "\n" + _indent(tabulate(_cells(plain), tablefmt="plain"))
     rows = [(f"Arg{p['index']}", p["value"], p["interpretation"] or p["meaning"])
             for p in data["parameters"]]
     lines = [title, _indent(_wrap(explanation.description)), "",
-             _indent(tabulate(rows, tablefmt="plain"))]
+             _indent(tabulate(_cells(rows), tablefmt="plain"))]
     if explanation.subtype is not None:
         lines.append(_indent(f"Subtype: {explanation.subtype.summary or 'not in the catalogue'}"))
     return "\n".join(lines)
@@ -115,14 +123,15 @@ def _bugcheck_section(report: Report) -> str:
 def _culprit_section(culprit: Culprit | None) -> str:
     if culprit is None:
         return "Probably caused by: no module could be blamed"
-    return f"Probably caused by: {culprit.module}\n" + _indent(_wrap(culprit.reason))
+    return (f"Probably caused by: {safe(culprit.module)}\n"
+            + _indent(_wrap(safe(culprit.reason))))
 
 
 def _processor_section(processors: tuple[Processor, ...]) -> str:
     rows = [(p.index, hex_addr(p.prcb) or "-", hex_addr(p.thread) or "-",
              hex_addr(p.ip) or "-", hex_addr(p.sp) or "-", _cpu_state(p))
             for p in processors]
-    table = tabulate(rows, headers=("cpu", "KPRCB", "thread", "ip", "sp", "state"),
+    table = tabulate(_cells(rows), headers=("cpu", "KPRCB", "thread", "ip", "sp", "state"),
                      tablefmt="simple", disable_numparse=True)
     return "Processors\n" + _indent(table)
 
@@ -137,7 +146,7 @@ def _cpu_state(processor: Processor) -> str:
 def _stack_section(frames: tuple[Frame, ...]) -> str:
     rows = [(hex_addr(f.stack_address) or "-", hex_addr(f.address), f.symbol or "?", f.method)
             for f in frames]
-    table = tabulate(rows, headers=("stack slot", "address", "where", "found by"),
+    table = tabulate(_cells(rows), headers=("stack slot", "address", "where", "found by"),
                      tablefmt="simple", disable_numparse=True)
     note = ("Crashing thread's stack, without symbols: 'scan' entries are values on the "
             "stack that point into module code (heuristic: some are stale); names are "
@@ -149,7 +158,7 @@ def _module_section(modules: tuple[Module, ...]) -> str:
     rows = [(m.name, hex_addr(m.base), hex_addr(m.end), _timestamp_label(m),
              m.module_class, m.vendor or "-", _pdb_label(m), m.version or "-")
             for m in modules]
-    table = tabulate(rows, headers=("module", "base", "end", "timestamp (UTC)", "class",
+    table = tabulate(_cells(rows), headers=("module", "base", "end", "timestamp (UTC)", "class",
                                     "vendor", "pdb", "version"),
                      tablefmt="simple", disable_numparse=True)
     return f"Loaded modules ({len(modules)})\n" + _indent(table)
@@ -169,7 +178,7 @@ def _pdb_label(module: Module) -> str:
 
 def _unloaded_section(unloaded: tuple[UnloadedModule, ...]) -> str:
     rows = [(u.name, hex_addr(u.start), hex_addr(u.end), u.unload_time or "-") for u in unloaded]
-    table = tabulate(rows, headers=("module", "start", "end", "unloaded at"),
+    table = tabulate(_cells(rows), headers=("module", "start", "end", "unloaded at"),
                      tablefmt="simple", disable_numparse=True)
     return f"Unloaded modules ({len(unloaded)})\n" + _indent(table)
 
@@ -182,7 +191,7 @@ def _anomaly_section(anomalies: tuple[Anomaly, ...]) -> str:
     if not anomalies:
         return "Anomalies: none"
     rows = [(a.code, a.where, a.detail) for a in anomalies]
-    return "Anomalies\n" + _indent(tabulate(rows, headers=("code", "where", "detail"),
+    return "Anomalies\n" + _indent(tabulate(_cells(rows), headers=("code", "where", "detail"),
                                             tablefmt="simple"))
 
 
