@@ -23,8 +23,8 @@ def _touch(dump: object, order: tuple[str, ...]) -> None:
 
 
 def _broken_dump(tmp_path: Path) -> Path:
-    # A bitmap dump whose header under-counts its pages and whose module list is cut: two
-    # anomalies found by different parts (page index, module walk).
+    # A bitmap dump whose header under-counts its pages: the page index finds it only when
+    # its rank index is built, which reading a page (or nothing) may trigger first.
     built = build(presets.win10_x64_bitmap_kernel())
     data = bytearray(built.data)
     struct.pack_into("<Q", data, 0x2028, built.present_count - 1)
