@@ -20,6 +20,7 @@ from dumptriage.model.host import (
     HypervConfig,
     HypervFeature,
     Note,
+    NumaTune,
     Timer,
     Topology,
     VmConfig,
@@ -117,11 +118,25 @@ class _Reader:
             hugepages=root.find("memoryBacking/hugepages") is not None,
             devices=devices,
             on_crash=root.findtext("on_crash"),
+            numatune=self._numatune(),
+            emulator_pinning=self._attr("cputune/emulatorpin", "cpuset"),
+            iothreads=_int(root.findtext("iothreads")),
             firmware=self._firmware(),
             guest_os_hint=self._os_hint(),
         )
         config = self._qemu_commandline(config)
         return config.with_(notes=tuple(self.notes) + config.notes)
+
+    def _attr(self, path: str, name: str) -> str | None:
+        elem = self.root.find(path)
+        return None if elem is None else elem.get(name)
+
+    def _numatune(self) -> NumaTune | None:
+        memory = self.root.find("numatune/memory")
+        if memory is None:
+            return None
+        return NumaTune(memory.get("mode", "strict"), memory.get("nodeset"),
+                        memory.get("placement"))
 
     def _vcpus(self) -> tuple[int | None, int | None]:
         vcpu = self.root.find("vcpu")

@@ -162,6 +162,8 @@ class _Collector:
         self.smbios_uuid: str | None = None
         self.globals: list[str] = []
         self.no_hpet = False
+        self.actions: dict[str, str] = {}  # -action accumulates, the last value per event
+        self.iothreads = 0
         self.rest: list[tuple[str, str]] = []
 
     def feed(self, options: Sequence[tuple[str, str | None]]) -> None:
@@ -180,6 +182,12 @@ class _Collector:
                 self.accel = str(self.accel_opts.get("accel"))
             elif name == "global":
                 self.globals.append(arg)
+            elif name == "action":
+                self.actions.update({k: str(v) for k, v in parse_kv(arg).items()})
+            elif name == "object" and str(parse_kv(arg, implied="qom-type").get(
+                    "qom-type")) == "iothread":
+                self.iothreads += 1
+                self.rest.append((name, arg))
             elif name in ("cpu", "smp", "m", "name", "uuid", "rtc"):
                 self.last[name] = arg
             elif name == "smbios":
@@ -278,6 +286,8 @@ def _build(col: _Collector, binary: str | None) -> VmConfig:
         memory_kib=memory,
         hugepages=hugepages,
         devices=devices,
+        panic_action=col.actions.get("panic"),
+        iothreads=col.iothreads or None,
         notes=tuple(_notes(col) + ([] if cpu is None else cpu.notes)),
     )
 

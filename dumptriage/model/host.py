@@ -222,6 +222,18 @@ class Devices:
 
 
 @dataclass(frozen=True)
+class NumaTune:
+    """libvirt ``<numatune><memory mode= nodeset= placement=>``: where guest RAM may live."""
+
+    mode: str | None = None  # strict | preferred | interleave | restrictive
+    nodeset: str | None = None
+    placement: str | None = None  # static | auto
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "nodeset": self.nodeset, "placement": self.placement}
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """Facts about the host, not the VM: from a host-facts file or collected live."""
 
@@ -275,6 +287,12 @@ class VmConfig:
     hugepages: bool | None = None
     devices: Devices | None = None
     on_crash: str | None = None
+    # QEMU "-action panic=pause|shutdown|exit-failure|none" (QEMU 6.0+; the default is
+    # shutdown): what QEMU does on a guest panic notification (pvpanic, hv-crash).
+    panic_action: str | None = None
+    numatune: NumaTune | None = None
+    emulator_pinning: str | None = None  # <cputune><emulatorpin cpuset=...>
+    iothreads: int | None = None  # <iothreads>N</iothreads>, -object iothread,... count
     firmware: str | None = None  # bios | efi
     guest_os_hint: str | None = None
     events: tuple[Event, ...] = ()
@@ -308,6 +326,10 @@ class VmConfig:
             "hugepages": self.hugepages,
             "devices": None if self.devices is None else self.devices.to_dict(),
             "on_crash": self.on_crash,
+            "panic_action": self.panic_action,
+            "numatune": None if self.numatune is None else self.numatune.to_dict(),
+            "emulator_pinning": self.emulator_pinning,
+            "iothreads": self.iothreads,
             "firmware": self.firmware,
             "guest_os_hint": self.guest_os_hint,
             "events": [e.to_dict() for e in self.events],

@@ -83,6 +83,19 @@ def _topology(config: VmConfig) -> str:
     return f"{counts}: {t.sockets} sockets x {t.cores} cores x {t.threads} threads"
 
 
+def _tuning(config: VmConfig) -> str:
+    parts = []
+    if config.iothreads is not None:
+        parts.append(f"iothreads {config.iothreads}")
+    if config.emulator_pinning is not None:
+        parts.append(f"emulator pinned to {config.emulator_pinning}")
+    numa = config.numatune
+    if numa is not None:
+        where = numa.nodeset or (f"placement {numa.placement}" if numa.placement else "?")
+        parts.append(f"memory {numa.mode or '?'} on NUMA nodes {where}")
+    return "; ".join(parts)
+
+
 def _yes(value: bool | None) -> str:
     return UNKNOWN if value is None else ("yes" if value else "no")
 
@@ -105,6 +118,11 @@ def render_text(config: VmConfig) -> str:
         ("Devices", _devices_line(config)),
         ("On crash", config.on_crash or "?"),
     ]
+    if config.panic_action is not None:
+        rows.append(("On panic", f"QEMU -action panic={config.panic_action}"))
+    tuning = _tuning(config)
+    if tuning:
+        rows.append(("Tuning", tuning))
     if config.host is not None:
         h = config.host
         rows.append(("Host", f"{h.hostname or '?'}, {h.pcpus or '?'} pCPUs, "

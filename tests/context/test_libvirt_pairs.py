@@ -175,3 +175,30 @@ def test_tsc_frequency() -> None:
     x, a = load(CORPUS / "cpu-tsc-frequency.xml",
                 CORPUS / "cpu-tsc-frequency.x86_64-latest.args")
     assert shape.timers(x)["tsc"] == shape.timers(a)["tsc"] == (None, None, 4567890000)
+
+
+def test_tuning_elements() -> None:
+    # Examples of libvirt's formatdomain.rst ("CPU Tuning", "NUMA Node Tuning",
+    # "IOThreads Allocation").
+    from dumptriage.context.libvirt_xml import parse_domain_xml
+    from dumptriage.render.host_text import render_text
+
+    xml = """<domain type='kvm'><name>t</name><vcpu>4</vcpu><iothreads>4</iothreads>
+  <cputune><vcpupin vcpu="0" cpuset="1-4,^2"/><emulatorpin cpuset="1-3"/></cputune>
+  <numatune><memory mode="interleave" nodeset="1-4,^3"/></numatune></domain>"""
+    c = parse_domain_xml(xml, "t.xml")
+    assert (c.iothreads, c.emulator_pinning) == (4, "1-3")
+    assert c.numatune is not None
+    assert (c.numatune.mode, c.numatune.nodeset) == ("interleave", "1-4,^3")
+    assert dict(c.vcpu_pinning) == {0: "1-4,^2"}
+    assert c.to_dict()["numatune"] == {"mode": "interleave", "nodeset": "1-4,^3",
+                                       "placement": None}
+    assert ("Tuning      iothreads 4; emulator pinned to 1-3; memory interleave on NUMA "
+            "nodes 1-4,^3") in render_text(c)
+    # <memory> without mode: libvirt's default is strict.
+    auto = parse_domain_xml("<domain type='kvm'><numatune><memory placement='auto'/>"
+                            "</numatune></domain>", "a.xml")
+    assert auto.numatune is not None and (auto.numatune.mode, auto.numatune.placement) == (
+        "strict", "auto")
+    bare = parse_domain_xml("<domain type='kvm'/>", "b.xml")
+    assert (bare.iothreads, bare.emulator_pinning, bare.numatune) == (None, None, None)

@@ -115,3 +115,15 @@ def test_shell_split_agrees_with_shlex() -> None:
         assert shell_split(text) == shlex.split(text), path
     for text in ['a "b\\"c" \'d e\' f\\ g', 'x"y"z', '"a\\\\b"', "''", "-cpu 'host,+x'"]:
         assert shell_split(text) == shlex.split(text)
+
+
+def test_action_panic_and_iothreads() -> None:
+    # QEMU's -action (qemu-options.hx: "-action panic=pause|shutdown|exit-failure|none");
+    # libvirt writes iothreads as JSON -object (corpus .args use the same JSON form).
+    c = parse_argv(split_command(
+        "qemu-system-x86_64 -name x -action reboot=shutdown -action panic=pause "
+        "-object '{\"qom-type\":\"iothread\",\"id\":\"iothread1\"}' "
+        "-object iothread,id=iothread2 -object memory-backend-ram,id=m,size=1G"), "a")
+    assert c.panic_action == "pause" and c.iothreads == 2
+    plain = parse_argv(split_command("qemu-system-x86_64 -name y -m 1024"), "b")
+    assert (plain.panic_action, plain.iothreads) == (None, None)
