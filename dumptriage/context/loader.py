@@ -12,6 +12,7 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from dumptriage.context import proxmox_cpu_models as cpu_models
 from dumptriage.context import sniff
 from dumptriage.context.ranges import check_ranges
 from dumptriage.context.reader import (
@@ -54,6 +55,24 @@ class _Loader:
     def __init__(self) -> None:
         self.parsed: list[Parsed] = []
         self.notes: list[Note] = []
+        self.cpu_models: list[tuple[str, cpu_models.Models]] = []
+
+    def cpu_models_file(self, text: str, source: str) -> bool:
+        """Proxmox cpu-models.conf: kept aside, resolved into the VMs that use it."""
+        if cpu_models.DETECT.search(text[:65536]) is None:
+            return False
+        self.cpu_models.append((source, cpu_models.parse_cpu_models(text)))
+        return True
+
+    def resolved(self) -> list[Parsed]:
+        out = []
+        for item in self.parsed:
+            config = item.config
+            for source, models in self.cpu_models:
+                if item.kind == "proxmox":
+                    config = cpu_models.resolve(config, models, source)
+            out.append(Parsed(item.kind, config, item.ids))
+        return out
 
     def skip(self, where: str, why: str) -> None:
         self.notes.append(Note("skipped-file", where, why))
@@ -74,6 +93,8 @@ class _Loader:
             self.bundle(data, str(path))
             return
         text = _decode(data)
+        if explicit and self.cpu_models_file(text, str(path)):
+            return
         if explicit:
             kind, config = parse_text(text, str(path))
             self.add(kind, config, text, str(path))
@@ -82,6 +103,8 @@ class _Loader:
 
     def optional(self, text: str, source: str, bundle: str | None = None) -> None:
         """In a folder or bundle an unknown file is a note, not an error."""
+        if self.cpu_models_file(text, source):
+            return
         kind = sniff.detect(text)
         if kind is None or sniff.parser_for(kind) is None:
             self.skip(source, "not a recognised host-side file" if kind is None
@@ -145,4 +168,4 @@ def load_context(paths: Sequence[str | Path]) -> HostContext:
             loader.folder(path)
         else:
             loader.file(path, explicit=True)
-    return group(loader.parsed, loader.notes, [str(p) for p in paths])
+    return group(loader.resolved(), loader.notes, [str(p) for p in paths])

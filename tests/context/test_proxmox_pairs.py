@@ -127,3 +127,38 @@ def test_args_override_cpu() -> None:
     c = parse_proxmox_conf("ostype: win10\nargs: -cpu host,hv_relaxed\n", "x.conf")
     assert c.cpu is not None and c.cpu.mode == "host-passthrough"
     assert shape.hyperv_on(c) == {"relaxed": None}
+
+
+# The custom model of Proxmox's config2command test harness, as its custom-cpu-model.conf.cmd
+# shows it resolved: "-cpu 'athlon,+aes,+avx,...,hv_vendor_id=testvend,...,-kvm_pv_unhalt,
+# ...,phys-bits=40'" for "cpu: custom-qemu64,flags=+virt-ssbd".
+CPU_MODELS = """cpu-model: qemu64
+    flags +aes;+avx;-kvm_pv_unhalt
+    hv-vendor-id testvend
+    phys-bits 40
+    reported-model athlon
+
+cpu-model: alldefault
+"""
+
+
+def test_custom_cpu_model_resolved(tmp_path: Path, corpus: Path) -> None:
+    from dumptriage.context import load_context
+
+    models = tmp_path / "cpu-models.conf"
+    models.write_text(CPU_MODELS)
+    ctx = load_context([corpus / "proxmox/custom-cpu-model.conf", models])
+    c = ctx.vms["customcpu"]
+    assert c.cpu is not None and (c.cpu.mode, c.cpu.model) == ("custom", "athlon")
+    assert {k: c.cpu.features[k] for k in ("aes", "avx", "virt-ssbd")} == {
+        "aes": "on", "avx": "on", "virt-ssbd": "on"}
+    assert c.kvm_features["pv-unhalt"] == "off"
+    assert shape.hyperv_on(c)["vendor-id"] == "testvend"
+    assert c.sources[-1] == str(models)
+    assert [n.detail for n in c.notes if n.code == "custom-cpu-model"] == [
+        "custom-qemu64: reported-model athlon, flags +aes;+avx;-kvm_pv_unhalt, "
+        "hv-vendor-id testvend"]
+    # The .cmd Proxmox generated agrees on model, flags and vendor id.
+    cmd = (corpus / "proxmox/custom-cpu-model.conf.cmd").read_text()
+    assert "-cpu 'athlon,+aes,+avx," in cmd and "hv_vendor_id=testvend" in cmd
+    assert "-kvm_pv_unhalt" in cmd and "+virt-ssbd" in cmd
