@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from construct import Int32ul, Int64ul
 
 from dumptriage.synth import layout as L
 
-FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 MACHINE_I386, MACHINE_AMD64 = 0x14C, 0x8664  # IMAGE_FILE_MACHINE_* (§1.1)
 
 

@@ -6,7 +6,7 @@ Module bases/sizes/timestamps are synthetic unless a comment names an oracle.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dumptriage.synth import story_x64 as X64
 from dumptriage.synth.spec import (
@@ -82,7 +82,7 @@ NT_STORY_EXPORTS: tuple[tuple[str, int], ...] = (
 )
 
 
-STORY_CRASH = datetime(2017, 3, 15, 5, 11, 54, 777000, tzinfo=timezone.utc)
+STORY_CRASH = datetime(2017, 3, 15, 5, 11, 54, 777000, tzinfo=UTC)
 STORY_BOOT = STORY_CRASH - timedelta(hours=5, seconds=52, milliseconds=740)
 
 
@@ -142,7 +142,7 @@ def win10_x64_bitmap_kernel() -> DumpSpec:
         arch="x64", dump_type=6, build=19041, processors=2,
         bugcheck=(0x1000007E, (0xC0000005, 0xFFFFF8048B58334C, 0xFFFFF80429892348,
                                0xFFFFF80429891720)),
-        system_time=datetime(2021, 6, 1, 12, 0, tzinfo=timezone.utc),
+        system_time=datetime(2021, 6, 1, 12, 0, tzinfo=UTC),
         uptime_100ns=36_000_000_000, memory_mib=4096, modules=_win10_modules(),
         large_pages=(LargePageSpec(va=0xFFFFC00000000000, size=0x40000000),
                      LargePageSpec(va=0xFFFFF80490000000, size=0x200000)),
@@ -164,7 +164,7 @@ def win7_x64_summary() -> DumpSpec:
     return DumpSpec(
         arch="x64", dump_type=2, build=7601, processors=2,
         bugcheck=(0x101, (0x31, 0, 0xFFFFF880009B3180, 1)),
-        system_time=datetime(2016, 11, 2, 8, 30, tzinfo=timezone.utc),
+        system_time=datetime(2016, 11, 2, 8, 30, tzinfo=UTC),
         uptime_100ns=12_345_678_900, memory_mib=2048,
         modules=(
             ModuleSpec(name="ntoskrnl.exe", path=SR + "ntoskrnl.exe",
@@ -244,7 +244,7 @@ def win10_x64_cpus() -> DumpSpec:
     stacks; CPU 2 has no KPRCB.Context pointer (NULL), only ProcessorState.ContextFrame,
     so a reader must fall back to it. Two unloaded drivers. All values synthetic."""
     nt = 0xFFFFF8047BA00000
-    boot = datetime(2021, 6, 1, 2, 0, tzinfo=timezone.utc)
+    boot = datetime(2021, 6, 1, 2, 0, tzinfo=UTC)
     return DumpSpec(
         arch="x64", dump_type=6, build=19041, processors=3, memory_mib=256,
         bugcheck=(0x133, (1, 0x1E00, 0xFFFFF8047C4FB320, 0)),
@@ -295,7 +295,7 @@ def triage_x64_story() -> DumpSpec:
         arch="x64", dump_type=4, build=19041, processors=4,
         bugcheck=(0x1000007E, (0xFFFFFFFFC0000005, X64.FAULT_IP, X64.EXCEPTION_VA,
                                X64.CONTEXT_VA)),
-        system_time=datetime(2021, 11, 20, 9, 41, 7, tzinfo=timezone.utc),
+        system_time=datetime(2021, 11, 20, 9, 41, 7, tzinfo=UTC),
         uptime_100ns=95_000_000, modules=_triage_x64_modules(), stack=X64.stack(),
         prcb_vas=(0xFFFFF80478AD1180, 0xFFFF9B0002100180, 0xFFFF9B0002200180,
                   0xFFFF9B0002300180),
@@ -303,11 +303,11 @@ def triage_x64_story() -> DumpSpec:
                                                       0x6F8, idle)) for i in range(3))),
         unloaded_drivers=(
             UnloadedDriverSpec("dam.sys", 0xFFFFF8048C800000, 0xFFFFF8048C813000,
-                               datetime(2021, 11, 20, 9, 39, 40, tzinfo=timezone.utc)),
+                               datetime(2021, 11, 20, 9, 39, 40, tzinfo=UTC)),
             UnloadedDriverSpec("hwpolicy.sys", 0xFFFFF8048C820000, 0xFFFFF8048C831000,
-                               datetime(2021, 11, 20, 9, 39, 41, tzinfo=timezone.utc)),
+                               datetime(2021, 11, 20, 9, 39, 41, tzinfo=UTC)),
             UnloadedDriverSpec("mcupdate.dll", 0xFFFFF8048C840000, 0xFFFFF8048C869000,
-                               datetime(2021, 11, 20, 9, 39, 41, tzinfo=timezone.utc)),
+                               datetime(2021, 11, 20, 9, 39, 41, tzinfo=UTC)),
         ),
         exception=ExceptionSpec(code=0x80000003, flags=1, address=X64.KE_BUGCHECK_EX),
         triage=TriageSpec(header_context=X64.exception_context()),

@@ -8,7 +8,7 @@ Every field has a sensible default so `DumpSpec()` alone builds a small valid
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
 Arch = Literal["x86", "x64"]
@@ -149,7 +149,7 @@ class ExceptionSpec:
 
 
 def _default_time() -> datetime:
-    return datetime(2020, 1, 1, tzinfo=timezone.utc)
+    return datetime(2020, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

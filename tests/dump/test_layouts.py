@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC
 
 import pytest
 
@@ -65,12 +66,12 @@ def test_unknown_build_gets_the_nearest_layout() -> None:
 
 
 def test_filetime_limit_is_the_last_representable_day() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from dumptriage.dump.containers.header import _FILETIME_MAX, filetime_to_iso
 
-    epoch = datetime(1601, 1, 1, tzinfo=timezone.utc)
-    last = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    epoch = datetime(1601, 1, 1, tzinfo=UTC)
+    last = datetime(9999, 12, 31, tzinfo=UTC)
     assert (last - epoch) // timedelta(microseconds=1) * 10 == _FILETIME_MAX
     assert filetime_to_iso(_FILETIME_MAX) == "9999-12-31T00:00:00.000Z"
     assert filetime_to_iso(_FILETIME_MAX + 1) is None

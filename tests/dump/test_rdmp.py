@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ def _spec(dump_type: int) -> DumpSpec:
     # rest of it is absent, so the table has several ranges and translate still works.
     return DumpSpec(arch="x64", dump_type=dump_type, build=22621, processors=2,
                     bugcheck=(0xD1, (0x10, 2, 0, 0x8BAD_F00D)), memory_mib=16,
-                    system_time=datetime(2021, 6, 1, 12, 30, 5, 250_000, tzinfo=timezone.utc),
+                    system_time=datetime(2021, 6, 1, 12, 30, 5, 250_000, tzinfo=UTC),
                     uptime_100ns=(3600 * 5 + 52) * 10_000_000 + 7_400_000, comment="rdmp",
                     large_pages=(LargePageSpec(va=0xFFFFF80490000000, size=0x200000),))
 

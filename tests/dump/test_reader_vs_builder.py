@@ -7,7 +7,7 @@ mistake in the reader cannot hide behind the same mistake in the writer.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ def built(request: pytest.FixtureRequest) -> BuiltDump:
     dump_type, arch, pae = request.param
     spec = DumpSpec(arch=arch, pae=pae, dump_type=dump_type, build=7601 if arch == "x86" else 19041,
                     processors=2, bugcheck=(0xD1, (0x10, 2, 0, 0x8BAD_F00D)),
-                    system_time=datetime(2021, 6, 1, 12, 30, 5, 250_000, tzinfo=timezone.utc),
+                    system_time=datetime(2021, 6, 1, 12, 30, 5, 250_000, tzinfo=UTC),
                     uptime_100ns=(3600 * 5 + 52) * 10_000_000 + 7_400_000,
                     comment="synthetic")
     return build(spec)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import tomllib
 
 from dumptriage.cli_rules import lint
 from dumptriage.knowledge.engine import evaluate_rules

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dumptriage import open_dump
 from dumptriage.dump.crash_dump import CrashDump
@@ -128,7 +128,7 @@ def absent_pfns(b: BuiltDump) -> list[int]:
 
 
 def filetime(raw: int) -> datetime:
-    return datetime(1601, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=raw // 10)
+    return datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=raw // 10)
 
 
 def same_optional(ours: int | None, raw: int) -> bool:

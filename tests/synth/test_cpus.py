@@ -7,7 +7,7 @@ Win7_SP1 _KTHREAD.h (x86 StackLimit +0x2C, StackBase +0x190; x64 +0x30, +0x278).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -106,7 +106,7 @@ def test_mm_unloaded_drivers(name: str) -> None:
     array = ptr(raw, low(raw, u64(kdbg, 0x220)))
     count = u32(read_virt(raw, low(raw, u64(kdbg, 0x228)), 4), 0)
     assert count == len(b.spec.unloaded_drivers) > 0
-    epoch = datetime(1601, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(1601, 1, 1, tzinfo=UTC)
     for i, want in enumerate(b.spec.unloaded_drivers):
         entry = read_virt(raw, array + i * size, size)
         length, buf = u16(entry, 0), (u64(entry, 8) if raw.is64 else u32(entry, 4))
