@@ -8,10 +8,9 @@ import pytest
 
 from dumptriage.catalogue import bugchecks, params, statuses, tsv
 from dumptriage.catalogue.kinds import KINDS
-from tests.conftest import SHARED
+from tests.conftest import require_shared
 
 NAME_RE = re.compile(r"^[A-Z0-9_]+$")
-KVM_CAUSES = SHARED / "reference" / "kvm-causes.md"
 # Every stop code the issue asks to be explained in detail (issue 4).
 ISSUE_CODES = [
     0x0A, 0x1A, 0x1E, 0x3B, 0x3D, 0x3E, 0x50, 0x5C, 0x5D, 0x77, 0x7A, 0x7B, 0x7E, 0x7F, 0x80,
@@ -72,9 +71,7 @@ def test_issue_codes_are_explained(code: int) -> None:
 
 
 def _kvm_text() -> str:
-    if not KVM_CAUSES.is_file():
-        pytest.skip(f"{KVM_CAUSES} not present")
-    return KVM_CAUSES.read_text(encoding="utf-8")
+    return require_shared("reference/kvm-causes.md").read_text(encoding="utf-8")
 
 
 def test_kvm_named_codes_match_catalogue_names() -> None:

@@ -13,7 +13,7 @@ from dumptriage.context import load_context
 from dumptriage.context.host_facts import parse_cpuinfo, parse_dmesg, parse_kvm_params
 from dumptriage.context.sniff import detect
 from dumptriage.errors import ContextParseError
-from tests.conftest import shared
+from tests.conftest import SAMPLE_STORY, shared
 from tests.context import shape
 
 SHARED = shared()
@@ -54,8 +54,8 @@ def test_detect(path: str, kind: str | None) -> None:
 
 def test_folder_by_content_not_name(tmp_path: Path) -> None:
     # Misleading names on purpose: only the content decides.
-    shutil.copy(SHARED / "story/qemu-vm113.log", tmp_path / "domain.xml")
-    shutil.copy(SHARED / "story/libvirtd.log", tmp_path / "notes.yaml")
+    shutil.copy(SAMPLE_STORY / "qemu-vm113.log", tmp_path / "domain.xml")
+    shutil.copy(SAMPLE_STORY / "libvirtd.log", tmp_path / "notes.yaml")
     (tmp_path / "cpuinfo.conf").write_text(CPUINFO)
     (tmp_path / "random.txt").write_text("hello\n")
     c = shape.one_vm([tmp_path])

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from dumptriage.synth import BuiltDump
-from tests.conftest import CORPUS
+from tests.conftest import require_shared
 from tests.oracles._common import (
     PAGE,
     absent_pfns,
@@ -134,9 +134,7 @@ def test_real_minidump_is_refused() -> None:
     Oracle: kdmp-parser 0.7.4 on triage_x64.dmp prints "Unsupported type MiniDump (0x4).",
     "The header looks wrong.", "ParseDmpHeader failed." and the binding raises RuntimeError.
     """
-    path = CORPUS / "dumps" / "triage_x64.dmp"
-    if not path.is_file():
-        pytest.skip(f"real minidump not found at {path} (set DUMPTRIAGE_SHARED)")
+    path = require_shared("corpus/dumps/triage_x64.dmp")
     with pytest.raises(RuntimeError, match="Invalid kernel dump file"):
         kdmp_parser.KernelDumpParser(Path(path))
     with open_dt_path(path) as d:
