@@ -192,7 +192,8 @@ def _label(ids: set[str]) -> str:
     for prefix in ("name:", "vmid:", "uuid:", "bundle:"):
         found = sorted(i[len(prefix):] for i in ids if i.startswith(prefix))
         if found:
-            return found[0]
+            # A bundle's folder is the domain collect was given (BUNDLE:DOMAIN).
+            return found[0].rsplit(":", 1)[-1] if prefix == "bundle:" else found[0]
     return "?"
 
 

@@ -173,3 +173,21 @@ def test_no_vm_named_host_facts_only(tmp_path: Path) -> None:
 def test_explicit_unknown_vm_raises() -> None:
     with pytest.raises(ContextParseError, match="no VM 'x'"):
         load_context([SAMPLE / "vm113.xml"]).select("x")
+
+
+def test_bundle_without_domain_xml_is_its_folders_vm(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    bundle = tmp_path / "b.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        for name, data in {"win7/facts.txt": b"# dumptriage host facts\nhostname: h1\n",
+                           "win7/notes.txt": b"command-missing: virsh not found\n"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    ctx = load_context([bundle])
+    assert list(ctx.vms) == ["win7"]
+    chosen = ctx.select()
+    assert chosen.config is not None and chosen.config.host is not None
+    assert chosen.config.host.hostname == "h1"
