@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 from dumptriage import __version__
@@ -102,7 +102,7 @@ def _host(context: Sequence[str | os.PathLike[str]], vm: str | None
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _mark_hash_timestamps(modules: list[Module], crash_time: str | None) -> list[Module]:

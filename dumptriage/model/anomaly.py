@@ -5,7 +5,7 @@ Each code is stable (never renamed, never reused); ``Anomaly.code`` holds its va
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from dumptriage.model.record import Record
 
@@ -25,7 +25,7 @@ class Anomaly(Record):
         return {"code": self.code, "where": self.where, "detail": self.detail}
 
 
-class AnomalyCode(str, Enum):
+class AnomalyCode(StrEnum):
     """Stable anomaly codes, each documented by its own docstring-like comment."""
 
     # The file is shorter than the header or page index says: pages past its end are lost.

@@ -9,6 +9,8 @@ here).
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from dumptriage.model.header import BugCheck as BugCheck
 from dumptriage.model.header import DumpInfo as DumpInfo
 from dumptriage.model.header import OsInfo as OsInfo
@@ -25,9 +27,9 @@ def unix_to_iso(seconds: int | None) -> str | None:
     """A PE TimeDateStamp as ISO 8601 UTC; None for 0/absent (reproducible builds use hashes)."""
     if not seconds:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 class PdbInfo(Record):

@@ -6,6 +6,8 @@ decides what to do with them.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from dumptriage.model.header import OsInfo
 
 TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
@@ -101,9 +103,9 @@ def filetime_to_iso(filetime: int) -> str | None:
     """FILETIME (100-ns ticks since 1601 UTC) as ISO 8601 UTC with milliseconds."""
     if filetime <= 0 or filetime > _FILETIME_MAX or is_absent(filetime):
         return None
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    epoch = datetime(1601, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(1601, 1, 1, tzinfo=UTC)
     moment = epoch + timedelta(microseconds=filetime // 10)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
