@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,14 @@ def shared(relative: str = "") -> Path:
     module = str(sys._getframe(1).f_globals.get("__name__", ""))
     _DECLARED.setdefault(module, []).append(path)
     return path
+
+
+def cwd_for(args: Sequence[str]) -> Path:
+    """The folder to run a CLI case in: the shared folder when an argument is a relative path
+    into it (``corpus/...``, ``story/...``), else the repository, so a case that reads nothing
+    of the corpus (``--help``, a missing absolute path) runs without it."""
+    tops = ("corpus/", "story/", "reference/")
+    return SHARED if any(a.startswith(tops) for a in args) else REPO
 
 
 def missing_message(path: Path) -> str:

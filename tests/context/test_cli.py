@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from dumptriage.cli_context import collect_command, context_command
-from tests.conftest import shared
+from tests.conftest import cwd_for, shared
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "context"
 SHARED = shared()
@@ -49,7 +49,7 @@ CASES = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(SHARED)
+    monkeypatch.chdir(cwd_for(CASES[name]))
     result = run(*CASES[name])
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
@@ -67,7 +67,7 @@ def test_golden(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_bad_input(args: list[str], message: str | None,
                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(SHARED)
+    monkeypatch.chdir(cwd_for(args))
     result = run(*args)
     assert result.exit_code == 2
     assert result.stdout == ""
