@@ -135,6 +135,8 @@ def scan(text: str, source: str) -> _State:
         taken = None if time is not None else _take_command(lines, i - 1)
         if taken is not None:
             state.commands.append((lineno, taken[0]))
+            if "-incoming" in split_command(taken[0]):  # started as a migration destination
+                state.event(None, "migration-incoming", "QEMU started with -incoming", lineno)
             i = taken[1]
             continue
         _classify(state, time, body, lineno)

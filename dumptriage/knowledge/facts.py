@@ -118,6 +118,10 @@ def _host_facts(host: dict[str, Any], out: dict[str, Fact]) -> None:
                       ("host.on_crash", "on_crash"), ("host.firmware", "firmware"),
                       ("host.os_hint", "guest_os_hint")):
         _put(out, name, host.get(key), src)
+    if host.get("stack") == "proxmox" and not host.get("guest_os_hint"):
+        # The Proxmox reader names Windows and Linux ostypes only; no hint is `ostype:
+        # other` (written or, when the key is missing, qemu-server's default).
+        _put(out, "host.os_hint", "other", f"{src}: ostype other (or no ostype line)")
     topology = host.get("topology") or {}
     _put(out, "host.topology.sockets", topology.get("sockets"), src)
     _put(out, "host.topology.cores", topology.get("cores"), src)

@@ -1,0 +1,146 @@
+"""End-to-end scenarios: a synthetic dump plus the host files an engineer would attach.
+
+Each scenario builds its dump with dumptriage.synth in tmp_path, writes real-looking host
+files beside it (scenario_inputs.py says which format each copies), runs `dumptriage
+analyze --json` in-process and compares findings / not_evaluated / ruled_out with
+tests/golden/scenarios/NAME.json (DUMPTRIAGE_UPDATE_GOLDEN=1 rewrites them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from dumptriage.cli import main
+from dumptriage.synth import presets
+from dumptriage.synth.builder import write
+from dumptriage.synth.spec import DumpSpec
+from tests.golden_util import check_golden
+from tests.knowledge.scenario_inputs import (
+    HYPERV,
+    HYPERV_CLOCK,
+    domain_xml,
+    netkvm_dump,
+    qemu_log,
+    x64_dump,
+)
+
+
+class Scenario(NamedTuple):
+    dump: Callable[[], DumpSpec]
+    files: dict[str, str]
+    first: str  # the rule id of the first finding
+    also: frozenset[str] = frozenset()  # other findings that must be there
+
+
+PASSTHROUGH = "<cpu mode='host-passthrough' check='none' migratable='on'/>"
+
+SCENARIOS: dict[str, Scenario] = {
+    # Windows 8.1 x64 on the generic qemu64 model: no cx16/lahf_lm/3dnowprefetch.
+    "0x5d-qemu64": Scenario(
+        lambda: x64_dump(9600, (0x5D, (0x0F, 0x0A, 0x2A, 0x0))),
+        {"win81.xml": domain_xml("win81", cpu="<cpu mode='custom' match='exact' check='none'>"
+                                 "\n    <model fallback='forbid'>qemu64</model>\n  </cpu>",
+                                 features=HYPERV, clock=HYPERV_CLOCK),
+         "win81.log": qemu_log("win81", "8.0.0", "7.2.0", "-machine pc-q35-7.2,usb=off "
+                               "-accel kvm -cpu qemu64,hv-relaxed,hv-vapic,hv-spinlocks=0x1fff")},
+        "KVM-005D-OLD-CPU-MODEL"),
+    # Windows 7 x64 whose boot disk was moved from IDE to virtio-blk: no viostor.sys loaded.
+    "0x7b-virtio-switch": Scenario(
+        lambda: replace(presets.win7_x64_summary(),
+                        bugcheck=(0x7B, (0xFFFFF880009A97E8, 0xFFFFFFFFC0000034, 0, 0))),
+        {"win7.xml": domain_xml("win7", vcpus=2, machine="pc-i440fx-6.2",
+                                cpu="<cpu mode='host-model' check='partial'/>",
+                                features=HYPERV, clock=HYPERV_CLOCK)},
+        "KVM-007B-VIRTIO-DRIVER-MISSING"),
+    # A kernel #GP from an MSR KVM does not emulate: the host's dmesg names it.
+    "0x3b-unhandled-msr": Scenario(
+        lambda: x64_dump(19045, (0x3B, (0xC0000096, 0xFFFFF8047BC2A1B3, 0xFFFFD60F3C2FE920,
+                                        0))),
+        {"win10.xml": domain_xml("win10", cpu=PASSTHROUGH, features=HYPERV,
+                                 clock=HYPERV_CLOCK),
+         "dmesg.txt": "[ 8120.113402] kvm: vcpu 2: requested 128 ns lapic timer period limited to"
+                      " 200000 ns\n"
+                      "[ 8123.456789] kvm [41233]: vcpu1, guest rIP: 0xfffff8047bc2a1b3 unhandled "
+                      "rdmsr: 0x1a2\n"
+                      "[ 8123.456802] kvm [41233]: vcpu1, guest rIP: 0xfffff8047bc2a1c0 unhandled "
+                      "wrmsr: 0x1a2 data 0x0\n"},
+        "KVM-MSR-UNHANDLED"),
+    # DPC watchdog with NetKVM spinning in its receive DPC (virtio-win #85's arguments).
+    "0x133-netkvm": Scenario(
+        netkvm_dump,
+        {"vm21.xml": domain_xml("vm21", vcpus=2, machine="pc-i440fx-2.5",
+                                cpu="<cpu mode='custom' match='exact'>\n    <model "
+                                "fallback='allow'>SandyBridge</model>\n  </cpu>"),
+         "vm21.log": qemu_log("vm21", "1.3.1", "2.5.0", "-machine pc-i440fx-2.5,accel=kvm,"
+                              "usb=off -cpu SandyBridge")},
+        "KVM-0133-NETKVM-DPC", frozenset({"KVM-0133-ENLIGHTENMENTS"})),
+    # Server 2012 R2 hung; the operator ran `virsh inject-nmi`: a hang snapshot.
+    "0x80-nmi": Scenario(
+        lambda: x64_dump(9600, (0x80, (0x4F4454, 0, 0, 0)), product_type=3),
+        {"sql01.xml": domain_xml("sql01", cpu=PASSTHROUGH, features=HYPERV,
+                                 clock=HYPERV_CLOCK)},
+        "KVM-0080-NMI-HANG-DUMP"),
+    # QEMU got SIGBUS for a poisoned host page and injected an MCE (BUS_MCEERR_AR).
+    "0x124-host-mce": Scenario(
+        lambda: x64_dump(19045, (0x124, (0, 0xFFFFB20F3A6C1028, 0xBE000000, 0x100110))),
+        {"win10.xml": domain_xml("win10", cpu=PASSTHROUGH, features=HYPERV,
+                                 clock=HYPERV_CLOCK),
+         "win10.log": qemu_log("win10", "9.0.0", "8.2.2", "-machine pc-q35-8.2,usb=off "
+                               "-accel kvm -cpu host,migratable=on,hv-relaxed,hv-vapic",
+                               "2024-03-04T11:40:02.551240Z qemu-system-x86_64: Guest MCE "
+                               "Memory Error at QEMU addr 0x7f3c2a400000 and GUEST addr "
+                               "0x12a400000 of type BUS_MCEERR_AR injected")},
+        "KVM-0124-HOST-MCE"),
+    # Server 2016 with host-passthrough, started as a migration destination (-incoming).
+    "0x109-after-migration": Scenario(
+        lambda: x64_dump(14393, (0x109, (0xA3A01F5A18E2C6B1, 0xB3B72BDEF5A1D4E2,
+                                         0xFFFFF80000F1A000, 7)), product_type=3),
+        {"app02.xml": domain_xml("app02", cpu=PASSTHROUGH, features=HYPERV,
+                                 clock=HYPERV_CLOCK),
+         "app02.log": qemu_log("app02", "9.0.0", "8.2.2", "-machine pc-q35-8.2,usb=off "
+                               "-accel kvm -cpu host,migratable=on,hv-relaxed -incoming defer")},
+        "KVM-0109-MIGRATION-HOST-CPU"),
+    # Proxmox VM created with the default `ostype: other`: no enlightenments at all.
+    "proxmox-ostype-other-0x101": Scenario(
+        lambda: x64_dump(19045, (0x101, (0x0C, 0, 0xFFFF9B0002100180, 2))),
+        {"105.conf": "boot: order=scsi0;ide2\ncores: 4\nide2: none,media=cdrom\nmemory: 8192\n"
+                     "name: win10-build\nnet0: virtio=BC:24:11:5E:A0:13,bridge=vmbr0,"
+                     "firewall=1\nnuma: 0\nostype: other\nscsi0: local-lvm:vm-105-disk-0,"
+                     "iothread=1,size=64G\nscsihw: virtio-scsi-single\nsmbios1: uuid="
+                     "9f3c1d2e-7a4b-4c5d-8e6f-0a1b2c3d4e5f\nsockets: 1\nvmgenid: "
+                     "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f\n"},
+        "KVM-0101-PROXMOX-OSTYPE", frozenset({"KVM-0101-RELAXED"})),
+}
+
+
+def _analyze(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             capsys: pytest.CaptureFixture[str], scenario: Scenario) -> dict[str, object]:
+    monkeypatch.chdir(tmp_path)  # paths in the evidence stay relative (stable goldens)
+    write(scenario.dump(), tmp_path / "MEMORY.DMP")
+    for name, text in scenario.files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    args = ["analyze", "MEMORY.DMP", "--json", *[f"--context={n}" for n in scenario.files]]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    report: dict[str, object] = json.loads(out)
+    return report
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  capsys: pytest.CaptureFixture[str], name: str) -> None:
+    scenario = SCENARIOS[name]
+    report = _analyze(tmp_path, monkeypatch, capsys, scenario)
+    trimmed = {key: report[key] for key in ("findings", "not_evaluated", "ruled_out")}
+    check_golden(f"scenarios/{name}.json", json.dumps(trimmed, indent=2) + "\n")
+    findings = trimmed["findings"]
+    assert isinstance(findings, list) and findings, "no findings"
+    assert findings[0]["rule"] == scenario.first
+    assert scenario.also <= {f["rule"] for f in findings}
