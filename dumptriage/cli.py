@@ -38,6 +38,8 @@ class LazyGroup(click.Group):
                     "Gather a live VM's configuration, logs and host facts into a bundle."),
         "rules": ("dumptriage.cli_rules", "rules_command",
                   "List, show, lint and document the knowledge base's rules and facts."),
+        "fix": ("dumptriage.cli_fix", "fix_command",
+                "Patch a domain XML or Proxmox config with the Hyper-V enlightenments."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -88,3 +88,16 @@ class RuleFileError(DumptriageError):
         self.reason = reason
         where = f":{line}" if line is not None else ""
         super().__init__(f"{self.path}{where}: {reason}")
+
+
+class FixRefused(DumptriageError):
+    """`dumptriage fix` was asked for a change the VM's QEMU, libvirt or host would reject
+    (a feature too new for its version, a missing dependency, an Intel-only feature on AMD),
+    or for a file it cannot patch."""
+
+    code = "DT500"
+
+    def __init__(self, source: str | Path, reason: str):
+        self.source = str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}")
