@@ -69,6 +69,9 @@ class Translator:
     def __init__(self, mode: PagingMode, dtb: int, read_u32: ReadEntry, read_u64: ReadEntry):
         self.mode = mode
         self._tlb: dict[int, int] = {}
+        # x64 and PAE: the PD entry of each 2 MiB region seen, so a new 4 KiB page there costs one
+        # PTE read instead of four (modules and stacks touch many pages of few regions).
+        self._pde: dict[int, int] = {}
         self._read_u32 = read_u32
         self._read_u64 = read_u64
         if mode is PagingMode.X64:
@@ -120,11 +123,17 @@ class Translator:
         top = va >> 47
         if top not in (0, 0x1FFFF):
             raise PageNotPresent(va, "not a canonical x64 address", virtual=True)
-        pml4e = self._entry64(self.root, (va >> 39) & 0x1FF, "PML4", va)
-        pdpte = self._entry64(pml4e & _ADDR_MASK_64, (va >> 30) & 0x1FF, "PDPT", va)
-        if pdpte & _LARGE:
-            return (pdpte & _ADDR_MASK_64 & ~0x3FFF_FFFF) | (va & 0x3FFF_FFFF)
-        pde = self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF, "PD", va)
+        region = va >> 21
+        pde = self._pde.get(region)
+        if pde is None:
+            pml4e = self._entry64(self.root, (va >> 39) & 0x1FF, "PML4", va)
+            pdpte = self._entry64(pml4e & _ADDR_MASK_64, (va >> 30) & 0x1FF, "PDPT", va)
+            if pdpte & _LARGE:
+                return (pdpte & _ADDR_MASK_64 & ~0x3FFF_FFFF) | (va & 0x3FFF_FFFF)
+            pde = self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF, "PD", va)
+            if len(self._pde) >= _TLB_ENTRIES:
+                self._pde.clear()
+            self._pde[region] = pde
         if pde & _LARGE:
             # Bit 12 of a large-page entry is PAT, not an address bit.
             return (pde & _ADDR_MASK_64 & ~0x1F_FFFF) | (va & 0x1F_FFFF)
@@ -132,8 +141,14 @@ class Translator:
         return (pte & _ADDR_MASK_64) | (va & 0xFFF)
 
     def _translate_pae(self, va: int) -> int:
-        pdpte = self._entry64(self.root, (va >> 30) & 0x3, "PDPT", va)
-        pde = self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF, "PD", va)
+        region = va >> 21
+        pde = self._pde.get(region)
+        if pde is None:
+            pdpte = self._entry64(self.root, (va >> 30) & 0x3, "PDPT", va)
+            pde = self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF, "PD", va)
+            if len(self._pde) >= _TLB_ENTRIES:
+                self._pde.clear()
+            self._pde[region] = pde
         if pde & _LARGE:
             return (pde & _ADDR_MASK_64 & ~0x1F_FFFF) | (va & 0x1F_FFFF)
         pte = self._entry64(pde & _ADDR_MASK_64, (va >> 12) & 0x1FF, "PT", va)
