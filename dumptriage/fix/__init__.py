@@ -16,6 +16,11 @@ from dumptriage.errors import FixRefused
 from dumptriage.fix.plan import FixResult
 from dumptriage.fix.select import PROFILES, Versions, catalogue, choose, machine_floor
 from dumptriage.model.host import VmConfig
+from dumptriage.model.record import replace
+
+NOVA_NOTE = ("nova defined this domain and rewrites it on hard reboot, rebuild and migration: "
+             "the lasting fix is the image property os_type=windows (openstack image set "
+             "--property os_type=windows IMAGE), which makes nova add the enlightenments")
 
 __all__ = ["PROFILES", "FixResult", "fix_file", "windows_ostype"]
 
@@ -95,7 +100,11 @@ def _libvirt(source: Path, data: bytes, config: VmConfig, profile: str | None,
         vendor = versions.host_cpu_vendor
         if feature is not None and feature.vendor and vendor and vendor != feature.vendor:
             removing[name] = f"{feature.why}; this host is {vendor.upper()}"
-    return fix_domain_xml(data, str(source), selection, removing)
+    result = fix_domain_xml(data, str(source), selection, removing)
+    if config.stack == "nova":
+        # kvm-causes.md 2.3: nova rewrites the XML; its enlightenments follow os_type.
+        result = replace(result, notes=(*result.notes, NOVA_NOTE))
+    return result
 
 
 def _proxmox(source: Path, data: bytes, windows: str | None, add: Sequence[str],

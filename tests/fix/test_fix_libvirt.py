@@ -144,3 +144,14 @@ def test_libvirt_validates_and_reads_the_patched_xml(xml: Path, tmp_path: Path) 
     assert back.hyperv is not None
     assert set(choose("recommended", versions=versions).wanted) <= \
         set(back.hyperv.enabled_features())
+
+
+def test_a_nova_domain_gets_the_note_that_nova_rewrites_it(tmp_path: Path) -> None:
+    from tests.knowledge.scenario_inputs import NOVA_METADATA, domain_xml
+
+    xml = tmp_path / "instance-0000a1f3.xml"
+    xml.write_text(domain_xml("instance-0000a1f3", cpu="<cpu mode='host-passthrough'/>",
+                              metadata=NOVA_METADATA))
+    assert parse_domain_xml(xml.read_bytes(), xml.name).stack == "nova"
+    result = fix_file(xml, qemu_version="8.2.2", libvirt_version="10.0.0")
+    assert result.changed and any("os_type=windows" in note for note in result.notes)

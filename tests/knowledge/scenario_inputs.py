@@ -18,7 +18,7 @@ from dumptriage.synth.spec import DumpSpec, ModuleSpec
 
 def domain_xml(name: str, *, vcpus: int = 4, cpu: str, features: str = "", clock: str = "",
                disk_bus: str = "virtio", on_crash: str = "restart",
-               machine: str = "pc-q35-6.2") -> str:
+               machine: str = "pc-q35-6.2", metadata: str = "") -> str:
     """A libvirt domain as `virsh dumpxml NAME` prints it."""
     target = {"virtio": "vda", "sata": "sda", "ide": "hda", "scsi": "sda"}[disk_bus]
     clock = clock or "<clock offset='localtime'>\n    <timer name='rtc' tickpolicy='catchup'/>\n" \
@@ -26,7 +26,7 @@ def domain_xml(name: str, *, vcpus: int = 4, cpu: str, features: str = "", clock
                      "present='no'/>\n  </clock>"
     return f"""<domain type='kvm' id='7'>
   <name>{name}</name>
-  <uuid>6c1a8b2e-3f4d-4e5a-9b7c-0d1e2f3a4b5c</uuid>
+  <uuid>6c1a8b2e-3f4d-4e5a-9b7c-0d1e2f3a4b5c</uuid>{metadata}
   <memory unit='KiB'>8388608</memory>
   <currentMemory unit='KiB'>8388608</currentMemory>
   <vcpu placement='static'>{vcpus}</vcpu>
@@ -108,3 +108,27 @@ def netkvm_dump() -> DumpSpec:
     # DPC_WATCHDOG_VIOLATION Arg1 0: a single DPC ran too long (0x501 ticks, limit 0x500),
     # the arguments of virtio-win #85.
     return replace(story, bugcheck=(0x133, (0, 0x501, 0x500, 0)), modules=tuple(modules))
+
+
+# What nova's libvirt driver writes into <metadata> (nova/virt/libvirt/config.py,
+# LibvirtConfigGuestMetaNovaInstance; namespace .../nova/1.1 since Newton).
+NOVA_METADATA = """
+  <metadata>
+    <nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
+      <nova:package version="25.2.1"/>
+      <nova:name>win2019-app</nova:name>
+      <nova:creationTime>2024-03-01 08:15:02</nova:creationTime>
+      <nova:flavor name="m1.large">
+        <nova:memory>8192</nova:memory>
+        <nova:disk>80</nova:disk>
+        <nova:swap>0</nova:swap>
+        <nova:ephemeral>0</nova:ephemeral>
+        <nova:vcpus>4</nova:vcpus>
+      </nova:flavor>
+      <nova:owner>
+        <nova:user uuid="0d3c6a1e9f8b4c2d8e7f6a5b4c3d2e1f">ops</nova:user>
+        <nova:project uuid="7a6b5c4d3e2f40918273645546372819">apps</nova:project>
+      </nova:owner>
+      <nova:root type="image" uuid="3b2a1908-7c6d-4e5f-8a9b-0c1d2e3f4a5b"/>
+    </nova:instance>
+  </metadata>"""

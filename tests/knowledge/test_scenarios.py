@@ -24,6 +24,7 @@ from tests.golden_util import check_golden
 from tests.knowledge.scenario_inputs import (
     HYPERV,
     HYPERV_CLOCK,
+    NOVA_METADATA,
     domain_xml,
     netkvm_dump,
     qemu_log,
@@ -106,6 +107,16 @@ SCENARIOS: dict[str, Scenario] = {
          "app02.log": qemu_log("app02", "9.0.0", "8.2.2", "-machine pc-q35-8.2,usb=off "
                                "-accel kvm -cpu host,migratable=on,hv-relaxed -incoming defer")},
         "KVM-0109-MIGRATION-HOST-CPU"),
+    # An OpenStack instance from an image without os_type=windows: nova wrote no <hyperv>.
+    "nova-no-ostype-0x101": Scenario(
+        lambda: x64_dump(17763, (0x101, (0x0C, 0, 0xFFFFA9810A5C0180, 3)), product_type=3),
+        {"instance-0000a1f3.xml": domain_xml("instance-0000a1f3", cpu=PASSTHROUGH,
+                                             metadata=NOVA_METADATA,
+                                             clock="<clock offset='utc'>\n    <timer "
+                                             "name='pit' tickpolicy='delay'/>\n    <timer "
+                                             "name='rtc' tickpolicy='catchup'/>\n    <timer "
+                                             "name='hpet' present='no'/>\n  </clock>")},
+        "KVM-0101-NOVA-OSTYPE", frozenset({"KVM-0101-RELAXED"})),
     # Proxmox VM created with the default `ostype: other`: no enlightenments at all.
     "proxmox-ostype-other-0x101": Scenario(
         lambda: x64_dump(19045, (0x101, (0x0C, 0, 0xFFFF9B0002100180, 2))),
