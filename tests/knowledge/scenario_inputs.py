@@ -132,3 +132,12 @@ NOVA_METADATA = """
       <nova:root type="image" uuid="3b2a1908-7c6d-4e5f-8a9b-0c1d2e3f4a5b"/>
     </nova:instance>
   </metadata>"""
+
+# What virt-install and virt-manager write for a Windows guest (virtinst/domain/metadata.py,
+# the libosinfo namespace; the id is osinfo's).
+LIBOSINFO_METADATA = """
+  <metadata>
+    <libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">
+      <libosinfo:os id="http://microsoft.com/win/10"/>
+    </libosinfo:libosinfo>
+  </metadata>"""

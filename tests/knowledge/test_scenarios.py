@@ -24,6 +24,7 @@ from tests.golden_util import check_golden
 from tests.knowledge.scenario_inputs import (
     HYPERV,
     HYPERV_CLOCK,
+    LIBOSINFO_METADATA,
     NOVA_METADATA,
     domain_xml,
     netkvm_dump,
@@ -117,6 +118,15 @@ SCENARIOS: dict[str, Scenario] = {
                                              "name='rtc' tickpolicy='catchup'/>\n    <timer "
                                              "name='hpet' present='no'/>\n  </clock>")},
         "KVM-0101-NOVA-OSTYPE", frozenset({"KVM-0101-RELAXED"})),
+    # Made with virt-install 4.x: relaxed/vapic/spinlocks/hypervclock, no synic or stimer.
+    "virt-install-pre5-0x101": Scenario(
+        lambda: x64_dump(19045, (0x101, (0x0C, 0, 0xFFFF9B0002300180, 3))),
+        {"win10.xml": domain_xml("win10", cpu=PASSTHROUGH, features=HYPERV,
+                                 clock=HYPERV_CLOCK, metadata=LIBOSINFO_METADATA),
+         "win10.log": qemu_log("win10", "8.0.0", "6.2.0", "-machine pc-q35-6.2,usb=off "
+                               "-accel kvm -cpu host,migratable=on,hv-time=on,hv-relaxed=on,"
+                               "hv-vapic=on,hv-spinlocks=0x1fff")},
+        "KVM-0101-VIRTINSTALL-PRE5"),
     # Proxmox VM created with the default `ostype: other`: no enlightenments at all.
     "proxmox-ostype-other-0x101": Scenario(
         lambda: x64_dump(19045, (0x101, (0x0C, 0, 0xFFFF9B0002100180, 2))),
