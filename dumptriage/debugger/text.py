@@ -1,0 +1,48 @@
+"""Saved debugger text as it reaches a ticket: decode, unquote, unfence, bound.
+
+Transcripts arrive as UTF-8 or UTF-16 (WinDbg's "Save log" and PowerShell's ``>`` write
+UTF-16 LE with a BOM), with CRLF line ends, quoted in e-mail (``> `` and ``>> `` prefixes)
+or inside markdown fences. This module turns any of that into plain lines, without ever
+failing: bytes that decode to nothing useful give no lines, and the caller reports that.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A transcript of a full !analyze -v with lm is a few hundred KiB; 16 MiB bounds the work
+# (every regex below is linear) while refusing nothing real.
+MAX_TEXT = 16 * 1024 * 1024
+MAX_LINES = 200_000
+
+_QUOTE = re.compile(r"^(?:[ \t]*>)+ ?")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def decode(data: bytes) -> str:
+    """UTF-16 (with or without BOM) or UTF-8; undecodable bytes become U+FFFD."""
+    data = data[:MAX_TEXT]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    sample = data[:4096]
+    # ASCII text in UTF-16 has a NUL in every other byte; which half says the byte order.
+    if len(sample) >= 16 and sample[1::2].count(0) > len(sample) // 4:
+        return data.decode("utf-16-le", "replace")
+    if len(sample) >= 16 and sample[0::2].count(0) > len(sample) // 4:
+        return data.decode("utf-16-be", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def clean_lines(text: str) -> list[str]:
+    """Lines without CR, NUL, e-mail quoting or markdown fences (bounded in number)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").split("\n")
+    quoted = sum(1 for line in lines if _QUOTE.match(line))
+    strip_quotes = quoted > len(lines) // 3  # most of the paste is quoted
+    out: list[str] = []
+    for line in lines[:MAX_LINES]:
+        if strip_quotes:
+            line = _QUOTE.sub("", line, count=1)
+        if _FENCE.match(line):
+            continue
+        out.append(line.rstrip())
+    return out
