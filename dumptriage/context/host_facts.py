@@ -4,7 +4,12 @@ parameters, dmesg, and the small ``facts.txt`` that ``dumptriage collect`` write
 Each reader returns a VmConfig that carries only ``host`` (and events for dmesg).
 dmesg patterns: KVM's ``kvm [PID]: vcpuN unhandled rdmsr: 0x...`` / ``unhandled wrmsr``
 (and the newer ``Unhandled WRMSR(0x...)``), and the split-lock warning
-``x86/split lock detection: #AC: ... took a split_lock trap`` (kvm-causes.md 3.6, 3.16).
+``x86/split lock detection: #AC: ... took a split_lock trap`` (kvm-causes.md 3.6, 3.16);
+storage stalls and I/O errors of the backend (Ceph ``slow ops`` / ``slow requests``,
+``nfs: server ... not responding``, ``blk_update_request: I/O error`` / ``I/O error, dev``,
+multipath ``failing path`` / ``remaining active paths: 0``, kvm-causes.md 3.11) and host
+memory errors (``Memory failure: 0x<pfn>:``, ``mce: [Hardware Error]``, ``EDAC ... error``,
+kvm-causes.md 3.8).
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ DMESG_TS = re.compile(r"^\[\s*(?P<ts>\d+\.\d+)\]\s*(?P<rest>.*)$|"
                       r"^(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*)\s+(?P<rest2>.*)$")
 MSR = re.compile(r"unhandled (rdmsr|wrmsr)|Unhandled (RDMSR|WRMSR)", re.IGNORECASE)
 SPLIT_LOCK = re.compile(r"split[_ ]lock", re.IGNORECASE)
+STORAGE_STALL = re.compile(
+    r"slow (?:ops|requests?)\b|nfs: server \S+ not responding|blk_update_request: .*error"
+    r"|\bI/O error, dev \S+|failing path|remaining active paths: 0", re.IGNORECASE)
+MEMORY_ERROR = re.compile(r"Memory failure: 0x[0-9a-f]+|mce: \[Hardware Error\]"
+                          r"|\bEDAC\b.*\b(?:CE|UE|error)", re.IGNORECASE)
 PARAM = re.compile(r"^/sys/module/(?P<mod>kvm\w*)/parameters/(?P<name>\w+):(?P<value>.*)$")
 PARAM_KV = re.compile(r"^(?P<mod>kvm\w*)\.(?P<name>\w+)\s*=\s*(?P<value>.*)$")
 
@@ -96,6 +106,10 @@ def parse_dmesg(text: str, source: str | Path) -> VmConfig:
             events.append(Event(time, "host-unhandled-msr", body.strip(), str(source), lineno))
         elif SPLIT_LOCK.search(body) and "trap" in body:
             events.append(Event(time, "host-split-lock", body.strip(), str(source), lineno))
+        elif STORAGE_STALL.search(body):
+            events.append(Event(time, "host-storage-stall", body.strip(), str(source), lineno))
+        elif MEMORY_ERROR.search(body):
+            events.append(Event(time, "host-memory-error", body.strip(), str(source), lineno))
     return _host(source, HostFacts(), tuple(events))
 
 

@@ -11,7 +11,8 @@ A condition is a table with ``fact`` and exactly one operator:
 * ``has_key`` / ``lacks_key``: a key of a map (``host.events``, ``modules.versions``);
 * ``version_of``: ``{module = "netkvm.sys", lt = "100.85.104.20800"}`` on ``modules.versions``
   (``lt``/``ge`` compare the file version's four numbers; ``build_lt``/``build_ge`` its
-  last number alone: virtio-win's build, ISO 0.1.<build/100>);
+  last number alone: virtio-win's build, ISO 0.1.<build/100>); ``module`` may be a list,
+  and then one loaded module of the list that satisfies the bounds is enough;
 * ``exists``: true when the fact is known (the one operator that is decided when it is not).
 
 ``evaluate`` answers True, False, or None when the fact is unknown.
@@ -64,7 +65,7 @@ def _show(value: Any, hexadecimal: bool) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_show(v, hexadecimal) for v in value) + "]"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
+        return ", ".join(f"{k} {_show(v, hexadecimal)}" for k, v in value.items())
     return str(value)
 
 
@@ -84,8 +85,13 @@ def _file_version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text)[:4])
 
 
-def _version_of(versions: Any, spec: dict[str, str]) -> bool:
-    have = versions.get(spec["module"].lower()) if isinstance(versions, dict) else None
+def _version_of(versions: Any, spec: dict[str, Any]) -> bool:
+    names = spec["module"] if isinstance(spec["module"], list) else [spec["module"]]
+    return any(_one_version_of(versions, str(name), spec) for name in names)
+
+
+def _one_version_of(versions: Any, module: str, spec: dict[str, Any]) -> bool:
+    have = versions.get(module.lower()) if isinstance(versions, dict) else None
     if have is None:
         return False
     mine = _file_version(have)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from dumptriage.knowledge.facts import Facts
 
 CONFIDENCE_WEIGHT = {"established": 300, "plausible": 200, "anecdotal": 100}
-PLATFORMS = ("libvirt", "qemu", "proxmox", "kubevirt", "nova", "host", "guest")
+PLATFORMS = ("libvirt", "qemu", "proxmox", "kubevirt", "nova", "ovirt", "host", "guest")
 
 
 def evaluate_rules(rules: list[dict[str, Any]], facts: Facts,

@@ -8,6 +8,8 @@ is False only when a domain XML or a QEMU command line was read and has no hv-re
 
 from __future__ import annotations
 
+import re
+
 from dumptriage.model.record import Record
 
 TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the analyze path
@@ -20,6 +22,8 @@ HYPERV_FLAGS = ("relaxed", "vapic", "spinlocks", "time", "stimer", "evmcs", "cra
                 "vendor_id")
 _ON = {"on", "require", "force"}
 _OFF = {"off", "disable", "forbid"}
+# A guest-panic event's detail as qemu_log.py writes it: "bugcheck 0x101 (0x61, ...)".
+_PANIC_CODE = re.compile(r"^bugcheck (0x[0-9a-fA-F]+)")
 
 
 class Fact(Record):
@@ -57,7 +61,18 @@ def build_facts(report: dict[str, Any]) -> Facts:
     host = report.get("host")
     if host:
         _host_facts(host, out)
+    _cross_facts(out)
     return Facts(out)
+
+
+def _cross_facts(out: dict[str, Fact]) -> None:
+    """Facts that compare the dump with the host logs (known only when both are)."""
+    code, panics = out.get("bugcheck.code"), out.get("host.panic.codes")
+    if code is not None and panics is not None:
+        same = code.value in panics.value or code.value & ~0x10000000 in panics.value
+        shown = ", ".join(f"{c:#x}" for c in panics.value)
+        out["host.panic.matches_dump"] = Fact(
+            same, f"dump bugcheck {code.value:#x}; crash records {shown} ({panics.source})")
 
 
 def _put(out: dict[str, Fact], name: str, value: Any, source: str) -> None:
@@ -97,6 +112,8 @@ def _kernel_facts(report: dict[str, Any], where: str, out: dict[str, Fact]) -> N
         _put(out, "modules.names", [m["name"].lower() for m in modules], f"{where}: modules")
         versions = {m["name"].lower(): m["version"] for m in modules if m.get("version")}
         _put(out, "modules.versions", versions, f"{where}: module version resources")
+        if versions:
+            _known_bad(report, versions, where, out)
     frames = [f["module"].lower() for f in report.get("stack", []) if f.get("module")]
     if frames:
         on_stack = list(dict.fromkeys(frames))
@@ -108,6 +125,18 @@ def _kernel_facts(report: dict[str, Any], where: str, out: dict[str, Fact]) -> N
         _put(out, "culprit.module", culprit["module"].lower(), f"{where}: {culprit['reason']}")
 
 
+def _known_bad(report: dict[str, Any], versions: dict[str, str], where: str,
+               out: dict[str, Fact]) -> None:
+    """Loaded builds that the catalogue (catalogue/driver_versions.tsv) lists as bad for
+    this Windows build and stop code; known (possibly empty) once versions were read."""
+    from dumptriage.catalogue.driver_versions import known_bad
+
+    code = (report.get("bugcheck") or {}).get("code")
+    build = ((report.get("dump") or {}).get("os") or {}).get("build")
+    out["modules.known_bad"] = Fact(known_bad(versions, build, code),
+                                    f"{where}: module versions, catalogue driver_versions.tsv")
+
+
 def _host_facts(host: dict[str, Any], out: dict[str, Fact]) -> None:
     sources = list(host.get("source") or host.get("sources") or [])
     src = ", ".join(sources) or "host files"
@@ -115,7 +144,8 @@ def _host_facts(host: dict[str, Any], out: dict[str, Fact]) -> None:
     for name, key in (("host.stack", "stack"), ("host.vm", "name"), ("host.machine", "machine"),
                       ("host.qemu_version", "qemu_version"),
                       ("host.libvirt_version", "libvirt_version"), ("host.vcpus", "vcpus"),
-                      ("host.on_crash", "on_crash"), ("host.firmware", "firmware"),
+                      ("host.on_crash", "on_crash"), ("host.panic_action", "panic_action"),
+                      ("host.max_vcpus", "max_vcpus"), ("host.firmware", "firmware"),
                       ("host.os_hint", "guest_os_hint")):
         _put(out, name, host.get(key), src)
     if host.get("stack") == "proxmox" and not host.get("guest_os_hint"):
@@ -129,8 +159,19 @@ def _host_facts(host: dict[str, Any], out: dict[str, Fact]) -> None:
     _hyperv_facts(host, src, out)
     _device_facts(host, src, out)
     _event_facts(host, out)
-    facts = host.get("host") or {}
+    _panic_facts(host, out)
+    _tsc_facts(host, src, out)
+    # VmConfig.to_dict() names the host facts "host_facts" ("host" in older reports).
+    facts = host.get("host_facts") or host.get("host") or {}
     _put(out, "host.pcpus", facts.get("pcpus"), src)
+    _put(out, "host.kernel", facts.get("kernel"), src)
+    vcpus, most = host.get("vcpus"), host.get("max_vcpus")
+    if vcpus and most:
+        out["host.vcpu_hotplug"] = Fact(most > vcpus, f"{src}: {vcpus} vCPUs, at most {most}")
+    running, pcpus = facts.get("running_vcpus"), facts.get("pcpus")
+    if running and pcpus:
+        out["host.vcpu_ratio"] = Fact(round(running / pcpus, 2),
+                                      f"{src}: {running} running vCPUs on {pcpus} host CPUs")
     if facts.get("kvm_params"):
         _put(out, "host.kvm_params", dict(facts["kvm_params"]), src)
     vendor = facts.get("cpu_vendor") or (host.get("cpu") or {}).get("vendor")
@@ -195,6 +236,30 @@ def _device_facts(host: dict[str, Any], src: str, out: dict[str, Fact]) -> None:
     _put(out, "host.balloon", devices.get("balloon"), src)
     out["host.panic_devices"] = Fact(list(devices.get("panic") or []), src)
     out["host.hostdevs"] = Fact(len(devices.get("hostdev") or []), src)
+
+
+def _tsc_facts(host: dict[str, Any], src: str, out: dict[str, Fact]) -> None:
+    """A fixed guest TSC frequency (<timer name='tsc' frequency=...>, -cpu tsc-frequency=):
+    known to be absent (0) once a configuration with a CPU line was read."""
+    timers = (host.get("clock") or {}).get("timers") or {}
+    frequency = (timers.get("tsc") or {}).get("frequency") or \
+        (host.get("cpu") or {}).get("tsc_frequency")
+    if frequency or host.get("cpu"):
+        out["host.tsc_frequency"] = Fact(int(frequency or 0), src)
+
+
+def _panic_facts(host: dict[str, Any], out: dict[str, Fact]) -> None:
+    """Stop codes of the Hyper-V crash records in the logs (libvirt's `panic hyper-v:`)."""
+    codes, where = [], []
+    for event in host.get("events") or []:
+        found = _PANIC_CODE.match(str(event.get("detail", ""))) \
+            if event.get("kind") == "guest-panic" else None
+        if found:
+            codes.append(int(found[1], 16))
+            line = f":{event['line']}" if event.get("line") else ""
+            where.append(f"{event.get('source', '')}{line}")
+    if codes:
+        out["host.panic.codes"] = Fact(codes, ", ".join(dict.fromkeys(where)))
 
 
 def _event_facts(host: dict[str, Any], out: dict[str, Fact]) -> None:

@@ -141,3 +141,60 @@ LIBOSINFO_METADATA = """
       <libosinfo:os id="http://microsoft.com/win/10"/>
     </libosinfo:libosinfo>
   </metadata>"""
+
+# What VDSM receives from the oVirt engine in <metadata> (vdsm lib/vdsm/virt/metadata.py; its
+# own test domain _TEST_XML_CLUSTER_VERSION carries the same two elements).
+OVIRT_METADATA = """
+  <metadata xmlns:ns1="http://ovirt.org/vm/tune/1.0" xmlns:ovirt-vm="http://ovirt.org/vm/1.0">
+    <ns1:qos/>
+    <ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0">
+      <ovirt-vm:clusterVersion>4.6</ovirt-vm:clusterVersion>
+      <ovirt-vm:destroy_on_reboot type="bool">False</ovirt-vm:destroy_on_reboot>
+      <ovirt-vm:launchPaused>false</ovirt-vm:launchPaused>
+      <ovirt-vm:memGuaranteedSize type="int">8192</ovirt-vm:memGuaranteedSize>
+      <ovirt-vm:minGuaranteedMemoryMb type="int">8192</ovirt-vm:minGuaranteedMemoryMb>
+      <ovirt-vm:resumeBehavior>auto_resume</ovirt-vm:resumeBehavior>
+      <ovirt-vm:startTime type="float">1714640101.5</ovirt-vm:startTime>
+    </ovirt-vm:vm>
+  </metadata>"""
+
+# A KubeVirt VirtualMachine written by hand (not from common-templates): no features.hyperv,
+# no clock timers; fields as in kubevirt.io/api/core/v1 (cf. /work/shared/corpus/kubevirt).
+KUBEVIRT_HANDMADE_VM = """apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: win2k19-sql
+  namespace: apps
+  annotations:
+    vm.kubevirt.io/os: windows2k19
+spec:
+  runStrategy: Always
+  template:
+    metadata:
+      labels:
+        kubevirt.io/domain: win2k19-sql
+    spec:
+      domain:
+        cpu:
+          sockets: 1
+          cores: 4
+          threads: 1
+        memory:
+          guest: 8Gi
+        devices:
+          disks:
+          - name: rootdisk
+            disk:
+              bus: virtio
+          interfaces:
+          - name: default
+            masquerade: {}
+            model: virtio
+      networks:
+      - name: default
+        pod: {}
+      volumes:
+      - name: rootdisk
+        persistentVolumeClaim:
+          claimName: win2k19-sql-root
+"""

@@ -24,8 +24,10 @@ from tests.golden_util import check_golden
 from tests.knowledge.scenario_inputs import (
     HYPERV,
     HYPERV_CLOCK,
+    KUBEVIRT_HANDMADE_VM,
     LIBOSINFO_METADATA,
     NOVA_METADATA,
+    OVIRT_METADATA,
     domain_xml,
     netkvm_dump,
     qemu_log,
@@ -126,7 +128,8 @@ SCENARIOS: dict[str, Scenario] = {
          "win10.log": qemu_log("win10", "8.0.0", "6.2.0", "-machine pc-q35-6.2,usb=off "
                                "-accel kvm -cpu host,migratable=on,hv-time=on,hv-relaxed=on,"
                                "hv-vapic=on,hv-spinlocks=0x1fff")},
-        "KVM-0101-VIRTINSTALL-PRE5"),
+        # The generic rule (plausible) leads; the stack's own explanation follows.
+        "KVM-0101-NO-STIMER", frozenset({"KVM-0101-VIRTINSTALL-PRE5"})),
     # Proxmox VM created with the default `ostype: other`: no enlightenments at all.
     "proxmox-ostype-other-0x101": Scenario(
         lambda: x64_dump(19045, (0x101, (0x0C, 0, 0xFFFF9B0002100180, 2))),
@@ -137,6 +140,65 @@ SCENARIOS: dict[str, Scenario] = {
                      "9f3c1d2e-7a4b-4c5d-8e6f-0a1b2c3d4e5f\nsockets: 1\nvmgenid: "
                      "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f\n"},
         "KVM-0101-PROXMOX-OSTYPE", frozenset({"KVM-0101-RELAXED"})),
+    # Server 2019 paging read failed with STATUS_DEVICE_NOT_CONNECTED (sign-extended on x64)
+    # while the host's NFS server stopped answering; the disk reports errors to the guest.
+    "0x7a-storage-backend": Scenario(
+        lambda: x64_dump(17763, (0x7A, (0xFFFFF6FB7DBED000, 0xFFFFFFFFC000009D, 0x32B7F860,
+                                        0xFFFFF80002A1C000)), product_type=3),
+        {"file01.xml": domain_xml("file01", cpu=PASSTHROUGH, features=HYPERV,
+                                  clock=HYPERV_CLOCK),
+         "file01.log": qemu_log("file01", "9.0.0", "8.2.2", "-machine pc-q35-8.2,usb=off "
+                                "-accel kvm -cpu host,migratable=on,hv-relaxed,hv-vapic",
+                                "2024-05-02T10:15:07.204113Z qemu-system-x86_64: block I/O "
+                                "error in device 'libvirt-1-format': Input/output error (5)"),
+         "dmesg.txt": "[ 6100.250001] nfs: server nas01 not responding, still trying\n"
+                      "[ 6161.880120] nfs: server nas01 not responding, still trying\n"},
+        "KVM-007A-DISK-ERROR-STATUS",
+        frozenset({"KVM-STORAGE-INPAGE-IO-ERROR", "KVM-STORAGE-HOST-STALL"})),
+    # Server 2003 x64 reports machine checks as 0x9C; QEMU injected one for a poisoned page
+    # the host kernel had just logged.
+    "0x9c-server2003-mce": Scenario(
+        lambda: x64_dump(3790, (0x9C, (0, 0xFFFFF800011B4A70, 0xB2000000, 0x10011)),
+                         product_type=3),
+        {"legacy03.xml": domain_xml("legacy03", vcpus=2, machine="pc-i440fx-6.2",
+                                    cpu="<cpu mode='custom' match='exact'>\n    <model "
+                                    "fallback='allow'>Westmere</model>\n  </cpu>",
+                                    disk_bus="ide"),
+         "legacy03.log": qemu_log("legacy03", "9.0.0", "8.2.2", "-machine pc-i440fx-6.2,"
+                                  "usb=off -accel kvm -cpu Westmere",
+                                  "2024-06-11T02:31:40.118020Z qemu-system-x86_64: Guest MCE "
+                                  "Memory Error at QEMU addr 0x7f81c3a00000 and GUEST addr "
+                                  "0x3a00000 of type BUS_MCEERR_AR injected"),
+         "dmesg.txt": "[91022.310441] Memory failure: 0x2f3a00: recovery action for dirty LRU "
+                      "page: Recovered\n"},
+        "KVM-0124-HOST-MCE", frozenset({"KVM-HOST-MEMORY-ERROR"})),
+    # A KubeVirt VM written by hand: no features.hyperv at all.
+    "kubevirt-no-hyperv-0x101": Scenario(
+        lambda: x64_dump(17763, (0x101, (0x0C, 0, 0xFFFFA9810A5C0180, 2)), product_type=3),
+        {"win2k19-sql.yaml": KUBEVIRT_HANDMADE_VM},
+        "KVM-0101-KUBEVIRT-NO-HYPERV", frozenset({"KVM-0101-RELAXED"})),
+    # oVirt VM defined as "Other OS": the engine wrote no <hyperv> and regenerates the XML.
+    "ovirt-other-os-0x101": Scenario(
+        lambda: x64_dump(19045, (0x101, (0x0C, 0, 0xFFFF9B0002100180, 1))),
+        {"win10-desk.xml": domain_xml("win10-desk", cpu="<cpu mode='custom' match='exact'>\n"
+                                      "    <model fallback='forbid'>Skylake-Client</model>\n"
+                                      "  </cpu>", metadata=OVIRT_METADATA)},
+        "KVM-0101-OVIRT-OS-TYPE", frozenset({"KVM-0101-RELAXED"})),
+    # The crash MSR records in the QEMU log are 0x133s; the dump on disk is an older 0x101,
+    # because on_crash=destroy stopped the VM before Windows could write a new one.
+    "panic-record-other-crash": Scenario(
+        lambda: x64_dump(20348, (0x101, (0x0C, 0, 0xFFFF9B0002100180, 1)), product_type=3),
+        {"app07.xml": domain_xml("app07", cpu=PASSTHROUGH, features=HYPERV, clock=HYPERV_CLOCK,
+                                 on_crash="destroy").replace(
+                                     "<memballoon model='virtio'/>",
+                                     "<memballoon model='virtio'/>\n    <panic model='hyperv'/>"),
+         "app07.log": qemu_log("app07", "9.0.0", "8.2.2", "-machine pc-q35-8.2,usb=off -accel "
+                               "kvm -cpu host,migratable=on,hv-relaxed,hv-vapic,hv-crash",
+                               "2024-07-09 21:04:11.552+0000: panic hyper-v: arg1='0x133', "
+                               "arg2='0x1', arg3='0x1e00', arg4='0xfffff8034c4fb320', "
+                               "arg5='0x0'",
+                               "2024-07-09 21:04:11.560+0000: shutting down, reason=crashed")},
+        "KVM-PANIC-DESTROYS-DUMP", frozenset({"KVM-PANIC-RECORD-OTHER-CRASH"})),
 }
 
 
