@@ -20,6 +20,7 @@ from dumptriage.errors import FixRefused
 from dumptriage.fix.plan import Change, FixResult
 from dumptriage.fix.select import Feature, Selection, catalogue
 from dumptriage.fix.xmltext import Document
+from dumptriage.model.host import VmConfig
 
 # Where a missing top-level element goes: after the first of these that exists (libvirt's
 # own formatter order, virDomainDefFormat), else at the end of <domain>.
@@ -81,9 +82,7 @@ class _Patcher:
             path = "/".join(steps[:depth + 1])
             found = self.doc.find(path)
             if found is None:
-                markup = self.doc.element(steps[depth], {})
-                markup = markup.replace("/>", f"></{steps[depth]}>")
-                self._insert(current, steps[depth], markup)
+                self._insert(current, steps[depth], f"<{steps[depth]}></{steps[depth]}>")
                 self.changes.append(Change(steps[depth], "add", f"<{steps[depth]}>"))
                 found = self.doc.find(path)
                 assert found is not None
@@ -135,7 +134,12 @@ def fix_domain_xml(data: bytes, source: str, selection: Selection,
     return FixResult(source=source, platform="libvirt", original=data.decode("utf-8"),
                      patched=patched.decode("utf-8"), changes=tuple(patcher.changes),
                      unchanged=tuple(patcher.unchanged), left_out=selection.left_out,
-                     notes=tuple(notes), commands=_virt_xml(name, patcher.changes, table, data))
+                     notes=tuple(notes), commands=_virt_xml(name, patcher.changes, table,
+                                                       _timer_count(before)))
+
+
+def _timer_count(config: VmConfig) -> int:
+    return 0 if config.clock is None else len(config.clock.timers)
 
 
 def _check(patched: bytes, source: str, selection: Selection, removed: list[str],
@@ -152,7 +156,7 @@ def _check(patched: bytes, source: str, selection: Selection, removed: list[str]
 
 
 def _virt_xml(domain: str, changes: Iterable[Change], table: Mapping[str, Feature],
-              original: bytes) -> tuple[str, ...]:
+              timers: int) -> tuple[str, ...]:
     """The same edit as a virt-xml command (virt-manager's CLI: --features hyperv.X.state,
     --clock timerN.name; N is the timer's position, so a new timer gets the next one)."""
     features: list[str] = []
@@ -163,8 +167,7 @@ def _virt_xml(domain: str, changes: Iterable[Change], table: Mapping[str, Featur
             continue
         path = feature.libvirt.split("/")
         if path[0] == "clock":
-            timers = Document(original, "").spans
-            index = sum(1 for s in timers if s.tag == "timer")
+            index = timers
             clock.append(f"timer{index}.name=hypervclock,timer{index}.present=yes")
             continue
         dotted = ".".join(path[1:])

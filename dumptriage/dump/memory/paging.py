@@ -119,21 +119,24 @@ class Translator:
                 va, f"{level} table page {pa & ~0xFFF:#x} is not in the dump", virtual=True
             ) from err
 
+    def _keep_pde(self, va: int, pde: int) -> int:
+        if len(self._pde) >= _TLB_ENTRIES:
+            self._pde.clear()
+        self._pde[va >> 21] = pde
+        return pde
+
     def _translate_x64(self, va: int) -> int:
         top = va >> 47
         if top not in (0, 0x1FFFF):
             raise PageNotPresent(va, "not a canonical x64 address", virtual=True)
-        region = va >> 21
-        pde = self._pde.get(region)
+        pde = self._pde.get(va >> 21)
         if pde is None:
             pml4e = self._entry64(self.root, (va >> 39) & 0x1FF, "PML4", va)
             pdpte = self._entry64(pml4e & _ADDR_MASK_64, (va >> 30) & 0x1FF, "PDPT", va)
             if pdpte & _LARGE:
                 return (pdpte & _ADDR_MASK_64 & ~0x3FFF_FFFF) | (va & 0x3FFF_FFFF)
-            pde = self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF, "PD", va)
-            if len(self._pde) >= _TLB_ENTRIES:
-                self._pde.clear()
-            self._pde[region] = pde
+            pde = self._keep_pde(va, self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF,
+                                                   "PD", va))
         if pde & _LARGE:
             # Bit 12 of a large-page entry is PAT, not an address bit.
             return (pde & _ADDR_MASK_64 & ~0x1F_FFFF) | (va & 0x1F_FFFF)
@@ -141,14 +144,11 @@ class Translator:
         return (pte & _ADDR_MASK_64) | (va & 0xFFF)
 
     def _translate_pae(self, va: int) -> int:
-        region = va >> 21
-        pde = self._pde.get(region)
+        pde = self._pde.get(va >> 21)
         if pde is None:
             pdpte = self._entry64(self.root, (va >> 30) & 0x3, "PDPT", va)
-            pde = self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF, "PD", va)
-            if len(self._pde) >= _TLB_ENTRIES:
-                self._pde.clear()
-            self._pde[region] = pde
+            pde = self._keep_pde(va, self._entry64(pdpte & _ADDR_MASK_64, (va >> 21) & 0x1FF,
+                                                   "PD", va))
         if pde & _LARGE:
             return (pde & _ADDR_MASK_64 & ~0x1F_FFFF) | (va & 0x1F_FFFF)
         pte = self._entry64(pde & _ADDR_MASK_64, (va >> 12) & 0x1FF, "PT", va)
