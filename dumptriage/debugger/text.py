@@ -46,3 +46,25 @@ def clean_lines(text: str) -> list[str]:
             continue
         out.append(line.rstrip())
     return out
+
+
+# Lines only a Windows debugger prints (or an `!analyze -v` pasted from one). One of them
+# within the first 64 KiB says the file is a transcript; a dump or a host log has none.
+_MARKERS = re.compile(
+    r"Microsoft \(R\) Windows Debugger Version|^\s*Loading Dump File \[|"
+    r"Bugcheck Analysis|^\s*BugCheck [0-9A-Fa-f]{1,8}, \{|^\s*BUGCHECK_CODE:|"
+    r"^\s*(?:# )?(?:ChildEBP|Child-SP)\s+RetAddr|^\s*STACK_TEXT:|"
+    r"Kernel Version \d+ .*(?:MP|UP) \(\d+ procs?\)",
+    re.MULTILINE)
+SNIFF_BYTES = 64 * 1024
+
+
+def looks_like_transcript(head: bytes) -> bool:
+    """True when ``head`` (a file's first bytes) is debugger output, not a binary dump."""
+    if head.startswith((b"PAGEDU", b"MDMP", b"\x7fELF", b"PK\x03\x04", b"MSCF")):
+        return False
+    text = decode(head[:SNIFF_BYTES]).replace("\r", "").replace("\x00", "")
+    return _MARKERS.search(_QUOTE_ANY.sub("", text)) is not None
+
+
+_QUOTE_ANY = re.compile(r"^(?:[ \t]*>)+ ?", re.MULTILINE)
