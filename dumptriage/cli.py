@@ -40,6 +40,10 @@ class LazyGroup(click.Group):
                   "List, show, lint and document the knowledge base's rules and facts."),
         "fix": ("dumptriage.cli_fix", "fix_command",
                 "Patch a domain XML or Proxmox config with the Hyper-V enlightenments."),
+        "batch": ("dumptriage.cli_batch", "batch_command",
+                  "Triage every dump under folders, grouped by signature, remembered."),
+        "history": ("dumptriage.cli_batch", "history_command",
+                    "List the signatures the batch history holds, over time."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
