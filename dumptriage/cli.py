@@ -91,22 +91,38 @@ def cli() -> None:
                    "Repeatable.")
 @click.option("--fail-on", "fail_on", type=click.Choice(CONFIDENCES), default=None,
               help="Exit with 1 when a finding of this confidence or stronger exists.")
+@click.option("--debugger-text", "debugger_text", default=None,
+              type=click.Path(exists=True, dir_okay=False),
+              help="The dump's saved debugger output (!analyze -v, kv, lmnt): its "
+                   "symbolised stack replaces dumptriage's own; disagreements are anomalies.")
+@click.option("--debugger", "debugger", default="auto", metavar="auto|PATH|none",
+              help="Run cdb/kd on the dump: auto (default) when one is on PATH or in the "
+                   "Windows Kits folders, a debugger's PATH, or none.")
+@click.option("--symbols", "symbols", default=None, metavar="PATH",
+              help="Symbol path for the debugger (else _NT_SYMBOL_PATH).")
+@click.option("--debugger-timeout", "debugger_timeout", default=300.0, show_default=True,
+              type=click.FloatRange(min=1), help="Seconds before the debugger is stopped.")
 @click.pass_context
 def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ...],
-            vm: str | None, rule_dirs: tuple[str, ...], fail_on: str | None) -> None:
+            vm: str | None, rule_dirs: tuple[str, ...], fail_on: str | None,
+            debugger_text: str | None, debugger: str, symbols: str | None,
+            debugger_timeout: float) -> None:
     """Read a Windows kernel crash dump and report what it says.
 
     DUMP is a MEMORY.DMP, a Minidump\\*.dmp or any other PAGEDUMP/PAGEDU64 file: full,
     kernel summary, bitmap (kernel, automatic, active, full) or triage dumps, 32- or
-    64-bit. The report gives WinDbg's banner facts (dump type, OS build, processors,
-    crash time, uptime), the bugcheck code, its name and what its four arguments mean,
-    the kernel's key addresses, the probable culprit with its reason, the processors
-    (which one crashed, which one hung), the crashing thread's stack without symbols,
-    the loaded and unloaded modules (class, PDB, version), and anomalies: odd but
-    survivable facts such as a truncated file, each with a stable code. With --context,
-    the VM's virtual hardware as read from its host-side files. Then the knowledge
-    base's Findings (cause, confidence, evidence, the fix for the VM's platform), the
-    rules an input would decide (Not evaluated) and the causes the inputs exclude.
+    64-bit; or, recognised by its content, a saved debugger output (!analyze -v, kv,
+    lmnt; UTF-8 or UTF-16, quoted in e-mail or pasted in markdown), which gives the same
+    report with the facts the text holds. The report gives WinDbg's banner facts (dump
+    type, OS build, processors, crash time, uptime), the bugcheck code, its name and what
+    its four arguments mean, the kernel's key addresses, the probable culprit with its
+    reason, the processors (which one crashed, which one hung), the crashing thread's
+    stack (without symbols, or the debugger's when its output is at hand), the loaded and
+    unloaded modules (class, PDB, version), and anomalies: odd but survivable facts such
+    as a truncated file, each with a stable code. With --context, the VM's virtual
+    hardware as read from its host-side files. Then the knowledge base's Findings (cause,
+    confidence, evidence, the fix for the VM's platform), the rules an input would decide
+    (Not evaluated) and the causes the inputs exclude.
 
     \b
     Exit codes: 0 report printed; 1 a finding at or above --fail-on;
@@ -114,7 +130,9 @@ def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ..
     """
     from dumptriage.analysis import analyze as run_analysis
 
-    report = run_analysis(dump, context, vm, rules=rule_dirs)
+    report = run_analysis(dump, context, vm, rules=rule_dirs, debugger_text=debugger_text,
+                          debugger=debugger, symbols=symbols,
+                          debugger_timeout=debugger_timeout)
     if report.host is None and report.host_choice is not None:  # --context gave nothing
         click.echo(f"dumptriage: warning: --context: {safe(report.host_choice.reason)}; "
                    "no Host section", err=True)

@@ -84,7 +84,8 @@ def test_every_object_is_closed() -> None:
 
 
 def test_goldens_are_there() -> None:
-    assert [p.name for p in ANALYZE] == ["story-with-context.json", "win10-x64-bitmap-kernel.json",
+    assert [p.name for p in ANALYZE] == ["story-transcript.json", "story-with-context.json",
+                                         "win10-x64-bitmap-kernel.json",
                                          "win10-x64-full.json", "win7-x86-clock-watchdog.json"]
     assert [p.name for p in CONTEXT] == ["libvirt-hyperv.json", "story-ps.json"]
 

@@ -20,6 +20,8 @@ from dumptriage.analysis.labels import classify_modules, name_os
 from dumptriage.catalogue.interpret import explain
 from dumptriage.dump.crash_dump import open_dump
 from dumptriage.dump.kernel.modules import ModuleMap
+from dumptriage.model.anomaly import Anomaly, AnomalyCode
+from dumptriage.model.debugger import DebuggerRun
 from dumptriage.model.dump import Module
 from dumptriage.model.record import replace
 from dumptriage.model.report import HostChoice, Report, Source, Tool
@@ -33,21 +35,79 @@ TOOL = Tool("dumptriage", __version__)
 
 def analyze(path: str | os.PathLike[str],
             context: Sequence[str | os.PathLike[str]] = (), vm: str | None = None,
-            rules: Sequence[str | os.PathLike[str]] | None = None) -> Report:
-    """Read a kernel dump (and, optionally, the VM's host-side files) and report.
+            rules: Sequence[str | os.PathLike[str]] | None = None, *,
+            debugger_text: str | os.PathLike[str] | None = None, debugger: str | None = None,
+            symbols: str | None = None, debugger_timeout: float = 300.0) -> Report:
+    """Read a kernel dump or a saved debugger transcript (and the VM's host files), report.
 
-    ``context`` takes domain XML, QEMU command lines and logs, libvirtd logs, Proxmox and
-    KubeVirt configs, host facts, folders of them and `dumptriage collect` bundles.
-    Files of several VMs are never merged: ``vm`` (name, UUID or Proxmox VMID) picks one,
-    else the VM with the most sources is taken and ``host_choice`` says so. Inputs with
-    no recognised host file give ``host`` None and a ``host_choice`` whose reason says why.
-    ``rules``: folders of extra rule files (``--rules``), added to the built-in ones.
+    ``path`` is a dump or, recognised by its content, debugger text (a saved ``!analyze
+    -v``, ``kv``, ``lmnt``): then the report holds the facts the text gives, with
+    ``source.kind`` "debugger_text". ``context`` takes domain XML, QEMU command lines and
+    logs, libvirtd logs, Proxmox and KubeVirt configs, host facts, folders of them and
+    `dumptriage collect` bundles. Files of several VMs are never merged: ``vm`` (name, UUID
+    or Proxmox VMID) picks one, else the VM with the most sources is taken and
+    ``host_choice`` says so. Inputs with no recognised host file give ``host`` None and a
+    ``host_choice`` whose reason says why. ``rules``: folders of extra rule files.
+    ``debugger_text``: the dump's saved debugger output, merged in (its symbolised stack
+    replaces ours). ``debugger``: None (the default here: not asked, no ``debugger_run``),
+    "none", "auto" (run cdb/kd if one is installed) or a debugger's path; ``symbols`` its
+    symbol path (else _NT_SYMBOL_PATH); ``debugger_timeout`` in seconds.
     Raises DumpFormatError if the dump is unreadable, ContextParseError for a broken
     context file or a ``vm`` no file names, RuleFileError for a broken rule file.
     """
+    from dumptriage.analysis import with_debugger as bridge
+
     host, host_choice = _host(context, vm)
-    report = _read_dump(path, host, host_choice)
+    if bridge.is_transcript(path):
+        report = bridge.transcript_report(path, host, host_choice, TOOL, _now())
+        if debugger is not None:
+            report = replace(report, debugger_run=DebuggerRun(
+                _mode(debugger), "not_a_dump", None,
+                "the input is debugger output already; there is no dump to run it on"))
+    else:
+        report = _read_dump(path, host, host_choice)
+        report = _with_debugger(report, path, debugger_text, debugger, symbols,
+                                debugger_timeout)
     return _with_conclusions(report, [os.fspath(r) for r in rules or ()])
+
+
+def _mode(debugger: str) -> str:
+    """The JSON contract's ``debugger_run.mode``: a path given is "path"."""
+    return debugger if debugger in ("auto", "none") else "path"
+
+
+def _with_debugger(report: Report, path: str | os.PathLike[str],
+                   text: str | os.PathLike[str] | None, debugger: str | None,
+                   symbols: str | None,
+                   timeout: float) -> Report:
+    from dumptriage.analysis import with_debugger as bridge
+
+    if text is not None:
+        transcript, extra = bridge.read_transcript(text)
+        merged = bridge.merge(report, transcript, "text", os.fspath(text))
+        return replace(merged, anomalies=merged.anomalies + tuple(extra))
+    if debugger is None:
+        return report
+    from dumptriage.debugger.runner import run_debugger
+    from dumptriage.debugger.transcript import parse_bytes
+
+    run, output = run_debugger(debugger, os.fspath(path), symbols, timeout)
+    report = replace(report, debugger_run=run)
+    if run.status in ("failed", "timed_out"):
+        return replace(report, anomalies=(*report.anomalies, _failed(run)))
+    if output is None:
+        return report
+    transcript = parse_bytes(output, f"{run.executable} output")
+    if transcript.bugcheck_code is None and not transcript.stack:
+        failed = replace(run, status="failed",
+                         detail=f"{run.detail}; its output has no bugcheck and no stack")
+        return replace(report, debugger_run=failed, anomalies=(*report.anomalies,
+                                                              _failed(failed)))
+    return bridge.merge(report, transcript, "run", run.executable)
+
+
+def _failed(run: DebuggerRun) -> Anomaly:
+    return Anomaly(AnomalyCode.DEBUGGER_FAILED.value, run.executable or "debugger", run.detail)
 
 
 def _with_conclusions(report: Report, rule_dirs: list[str]) -> Report:

@@ -58,17 +58,23 @@ def _from_frames(frames: Sequence[Frame], modules: ModuleMap, methods: tuple[str
                  where: str) -> Culprit | None:
     suspects: list[Module] = []
     for frame in frames:
-        module = modules.find(frame.address) if frame.method in methods else None
+        if frame.method not in methods or frame.address is None:
+            continue
+        module = modules.find(frame.address)
         if module is not None and module.module_class != "inbox" and module not in suspects:
             suspects.append(module)
+    return blame([(m.name, m.module_class, m.vendor) for m in suspects], where)
+
+
+def blame(suspects: Sequence[tuple[str, str, str | None]], where: str) -> Culprit | None:
+    """The first of the non-inbox ``suspects`` (name, class, vendor), in words."""
     if not suspects:
         return None
-    first = suspects[0]
+    name, module_class, vendor = suspects[0]
     kind = {"third_party": "third-party", "virtio": "virtio-win"}.get(
-        first.module_class, "unclassified (not known to ship with Windows)")
-    vendor = f" ({first.vendor})" if first.vendor else ""
+        module_class, "unclassified (not known to ship with Windows)")
+    by = f" ({vendor})" if vendor else ""
     if len(suspects) == 1:
-        return Culprit(first.name, f"{first.name}{vendor} is the only {kind} module {where}")
-    others = ", ".join(m.name for m in suspects[1:])
-    return Culprit(first.name, f"{first.name}{vendor} is the first {kind} module {where} "
-                               f"(also there: {others})")
+        return Culprit(name, f"{name}{by} is the only {kind} module {where}")
+    others = ", ".join(s[0] for s in suspects[1:])
+    return Culprit(name, f"{name}{by} is the first {kind} module {where} (also there: {others})")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 from dumptriage.debugger.text import clean_lines, decode
-from dumptriage.model.anomaly import Anomaly
+from dumptriage.model.anomaly import Anomaly, AnomalyCode
 from dumptriage.model.debugger import DebuggerFrame, ListedModule, Transcript
 from dumptriage.model.record import replace
 
@@ -46,7 +46,7 @@ _PATTERNS = {
                        r"File): "),
     "kernel": re.compile(r"^(?P<product>Windows [^K]+?|Windows) Kernel Version (?P<build>\d+)"
                          r"(?: \((?P<sp>[^)]*)\))? (?:MP|UP) \((?P<procs>\d+) procs?\) "
-                         r"(?:Free|Checked) (?P<arch>x86|x64|ARM64|AMD64)", re.IGNORECASE),
+                         r"(?P<flavor>Free|Checked) (?P<arch>x86|x64|ARM64|AMD64)", re.IGNORECASE),
     "product": re.compile(r"^Product: (\w+), suite: (.*)$"),
     "built": re.compile(r"^(?:Built by|Edition build lab): (\S+)"),
     "base": re.compile(rf"^Kernel base = 0x({HEX}) PsLoadedModuleList = 0x({HEX})"),
@@ -71,6 +71,8 @@ _FRAME64 = re.compile(rf"^(?:(?P<n>[0-9a-f]{{2,4}}) )?(?P<sp>{HEX}) (?P<ret>{HEX
 _SITE = re.compile(r"^(?P<module>[A-Za-z0-9_.]+?)(?:!(?P<symbol>[^+\s]+))?"
                    r"(?:\+0x(?P<offset>[0-9a-fA-F]+))?(?:\s|$)")
 _LM = re.compile(rf"^(?P<start>{HEX})\s+(?P<end>{HEX})\s+(?P<name>\S+)\s*(?P<rest>.*)$")
+# lmnt ends a row with the date and, in parentheses, the TimeDateStamp in hex.
+_LM_STAMP = re.compile(r"\(([0-9A-Fa-f]{8})\)\s*$")
 _SECTION_KEYS = {"STACK_TEXT"}
 
 
@@ -102,16 +104,16 @@ class _Reader:
         self.mode: str | None = None  # "stack" | "modules" while inside a listing
         self.seen_stack = False
 
-    def note(self, code: str, lineno: int | None, detail: str) -> None:
+    def note(self, code: AnomalyCode, lineno: int | None, detail: str) -> None:
         where = self.source if lineno is None else f"{self.source}:{lineno}"
-        self.anomalies.append(Anomaly(code, where, detail))
+        self.anomalies.append(Anomaly(code.value, where, detail))
 
     def set(self, lineno: int, **values: object) -> None:
         """Set banner/bugcheck facts; a second, different value is an anomaly."""
         for name, value in values.items():
             old = getattr(self.t, name)
             if old not in (None, ()) and old != value:
-                self.note("debugger_disagrees", lineno, f"{name}: {old!r} then {value!r}")
+                self.note(AnomalyCode.DEBUGGER_DISAGREES, lineno, f"{name}: {old!r} then {value!r}")
                 continue
             self.t = replace(self.t, **{name: value})
 
@@ -144,10 +146,12 @@ class _Reader:
         rest = found["rest"].split()
         symbols = re.search(r"\((?:[a-z ]+)\)", found["rest"])
         image = rest[0] if rest and not rest[0].startswith("(") else None
+        stamp = _LM_STAMP.search(found["rest"])
         if len(self.modules) < MAX_MODULES:
             self.modules.append(ListedModule(_int(found["start"]), _int(found["end"]),
                                              found["name"], image,
-                                             symbols.group(0) if symbols else None))
+                                             symbols.group(0) if symbols else None,
+                                             int(stamp[1], 16) if stamp else None))
         return True
 
     def _start_stack(self) -> None:
@@ -165,11 +169,12 @@ class _Reader:
         elif m := p["loading"].match(line):
             self.set(lineno, dump_path=m[1])
         elif m := p["kind"].match(line):
-            self.set(lineno, dump_kind=m[1])
+            self.set(lineno, dump_kind=m[1], banner=line)
         elif m := p["kernel"].match(line):
             arch = {"amd64": "x64"}.get(m["arch"].lower(), m["arch"].lower())
             self.set(lineno, product=m["product"].strip(), build=int(m["build"]),
-                     processors=int(m["procs"]), arch=arch)
+                     processors=int(m["procs"]), arch=arch,
+                     checked=m["flavor"].lower() == "checked")
             if m["sp"]:
                 self.set(lineno, service_pack=m["sp"])
         elif m := p["product"].match(line):
@@ -239,15 +244,15 @@ class _Reader:
         t = self.t
         args = tuple(self.args.get(i, 0) for i in range(1, 5)) if self.args else ()
         if args and t.bugcheck_args and args != t.bugcheck_args:
-            self.note("debugger_disagrees", None,
+            self.note(AnomalyCode.DEBUGGER_DISAGREES, None,
                       f"bugcheck arguments: BugCheck line {_show(t.bugcheck_args)}, "
                       f"analysis {_show(args)}")
         if not t.bugcheck_args and args:
             t = replace(t, bugcheck_args=args)
         if t.bugcheck_code is None:
-            self.note("debugger_text_incomplete", None, "no bugcheck code in the text")
+            self.note(AnomalyCode.DEBUGGER_TEXT_INCOMPLETE, None, "no bugcheck code in the text")
         if not self.frames:
-            self.note("debugger_text_incomplete", None, "no stack in the text")
+            self.note(AnomalyCode.DEBUGGER_TEXT_INCOMPLETE, None, "no stack in the text")
         return replace(t, keys=tuple(self.keys), stack=tuple(self.frames),
                        missing_symbols=tuple(self.missing), modules=tuple(self.modules),
                        anomalies=tuple(self.anomalies))

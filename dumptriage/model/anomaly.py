@@ -56,6 +56,14 @@ class AnomalyCode(StrEnum):
     TRIAGE_SECTION_INVALID = "triage_section_invalid"
     # No saved registers for the crashing thread: no stack walk was possible.
     NO_CRASH_CONTEXT = "no_crash_context"
+    # A debugger transcript contradicts itself (two bugcheck lines) or the dump it was
+    # given with (another stop code, build or processor count).
+    DEBUGGER_DISAGREES = "debugger_disagrees"
+    # A debugger transcript lacks a part a report needs (no bugcheck, no stack): a cut-off
+    # paste, or output of other commands than !analyze -v.
+    DEBUGGER_TEXT_INCOMPLETE = "debugger_text_incomplete"
+    # cdb/kd was found and run but gave no usable output (exit code, timeout, no text).
+    DEBUGGER_FAILED = "debugger_failed"
 
 
 def anomaly(code: AnomalyCode, where: str, detail: str) -> Anomaly:

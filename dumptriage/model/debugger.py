@@ -43,6 +43,7 @@ class ListedModule(Record):
     name: str
     image: str | None
     symbols: str | None  # "(pdb symbols)", "(deferred)", "(export symbols)" ...
+    timestamp: int | None = None  # lmnt's "(51DB8D9A)" after the date: the PE TimeDateStamp
 
 
 class Transcript(Record):
@@ -51,11 +52,13 @@ class Transcript(Record):
     debugger_version: str | None = None
     dump_path: str | None = None
     dump_kind: str | None = None  # "Kernel Summary Dump File", "Mini Kernel Dump File" ...
+    banner: str | None = None  # the whole line: "Kernel Summary Dump File: Only kernel ..."
     product: str | None = None  # "Windows 7", "Windows 10"
     build: int | None = None
     service_pack: str | None = None
     processors: int | None = None
     arch: str | None = None  # x86 | x64 | arm64
+    checked: bool | None = None  # "Checked x86 compatible": a debug build of Windows
     build_string: str | None = None  # 7601.18205.x86fre.win7sp1_gdr.130708-1532
     product_type: str | None = None  # WinNt | LanManNt | ServerNt
     suites: tuple[str, ...] = ()
@@ -75,3 +78,61 @@ class Transcript(Record):
 
     def key(self, name: str) -> str | None:
         return next((value for key, value in self.keys if key == name), None)
+
+
+class ModuleImage(Record):
+    """How a WinDbg module name ("nt", "qutmdrv") became an image file name."""
+
+    name: str
+    image: str
+    how: str  # "lm" (the transcript's lm listing), "dump", "kernel", "catalogue", "assumed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "image": self.image, "how": self.how}
+
+
+class DebuggerSummary(Record):
+    """The report's ``debugger`` block: what a debugger's own analysis concluded."""
+
+    source: str  # "text" (a saved transcript) or "run" (cdb/kd run by dumptriage)
+    path: str | None  # the transcript file, or the debugger executable that was run
+    version: str | None
+    symbols_ok: bool
+    build_string: str | None = None  # "Built by:" / "Edition build lab:" 7601.18205.x86fre...
+    dump_path: str | None = None  # "Loading Dump File [...]": the dump where it was analysed
+    missing_symbols: tuple[str, ...] = ()
+    bucket: str | None = None  # FAILURE_BUCKET_ID (6.x without it: DEFAULT_BUCKET_ID)
+    bucket_id: str | None = None
+    default_bucket_id: str | None = None
+    bugcheck_str: str | None = None
+    symbol_name: str | None = None
+    module_name: str | None = None
+    image_name: str | None = None
+    probably_caused_by: str | None = None
+    process_name: str | None = None
+    current_irql: int | None = None
+    module_images: tuple[ModuleImage, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "path": self.path, "version": self.version,
+                "symbols_ok": self.symbols_ok, "build_string": self.build_string,
+                "dump_path": self.dump_path, "missing_symbols": list(self.missing_symbols),
+                "bucket": self.bucket, "bucket_id": self.bucket_id,
+                "default_bucket_id": self.default_bucket_id, "bugcheck_str": self.bugcheck_str,
+                "symbol_name": self.symbol_name, "module_name": self.module_name,
+                "image_name": self.image_name, "probably_caused_by": self.probably_caused_by,
+                "process_name": self.process_name, "current_irql": self.current_irql,
+                "module_images": [m.to_dict() for m in self.module_images]}
+
+
+class DebuggerRun(Record):
+    """Which way ``--debugger`` went: ran cdb/kd, found none, was told not to, failed."""
+
+    mode: str  # "auto", "path" or "none"
+    status: str  # "ran", "not_found", "disabled", "failed", "timed_out", "not_a_dump"
+    executable: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "status": self.status, "executable": self.executable,
+                "detail": self.detail}

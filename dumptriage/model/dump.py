@@ -135,12 +135,16 @@ class Processor(Record):
 class Frame(Record):
     """One stack entry: a code address, where on the stack it was found, and how."""
 
-    address: int
+    # None only for a debugger's top frame: WinDbg prints each frame's return address
+    # (RetAddr), which is the next frame's code address, never the top frame's own.
+    address: int | None
     stack_address: int | None
     module: str | None
     offset: int | None
     symbol: str | None
-    method: str  # "context", "frame_pointer" or "scan" (heuristic, like WinDbg's warning)
+    # "context", "frame_pointer", "unwind", "scan" (heuristic, like WinDbg's warning), or
+    # "debugger" (a STACK_TEXT / k line of a debugger transcript)
+    method: str
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -47,16 +47,18 @@ class OsInfo(Record):
 class DumpInfo(Record):
     """What WinDbg prints in its banner, read from the dump header."""
 
-    signature: str
+    # None where the input is not the dump itself (a saved debugger transcript names the
+    # dump's kind, build and processors, but not its container bytes).
+    signature: str | None
     arch: str
-    machine: int
+    machine: int | None
     pae: bool | None
-    dump_type_code: int
+    dump_type_code: int | None
     dump_type: str
     banner: str
-    header_size: int
+    header_size: int | None
     os: OsInfo
-    processors: int
+    processors: int | None
     system_time: str | None
     uptime_seconds: float | None
     comment: str | None
@@ -67,7 +69,7 @@ class DumpInfo(Record):
     kd_debugger_data_block: int | None
     kernel_base: int | None
     attributes: int | None
-    file_size: int
+    file_size: int | None
     expected_size: int | None
 
     @property

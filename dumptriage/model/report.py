@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dumptriage.model.anomaly import Anomaly
+    from dumptriage.model.debugger import DebuggerRun, DebuggerSummary
     from dumptriage.model.dump import Frame, Module, Processor, UnloadedModule
     from dumptriage.model.explanation import Explanation
     from dumptriage.model.findings import Finding, NotEvaluated, RuledOut
@@ -81,6 +82,10 @@ class Report(Record):
     findings: tuple[Finding, ...] = ()
     not_evaluated: tuple[NotEvaluated, ...] = ()
     ruled_out: tuple[RuledOut, ...] = ()
+    # A debugger's own analysis (a saved transcript, or cdb/kd run on the dump) and which
+    # way --debugger went.
+    debugger: DebuggerSummary | None = None
+    debugger_run: DebuggerRun | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +106,8 @@ class Report(Record):
             "not_evaluated": [n.to_dict() for n in self.not_evaluated],
             "ruled_out": [r.to_dict() for r in self.ruled_out],
             "anomalies": [a.to_dict() for a in self.anomalies],
+            "debugger": None if self.debugger is None else self.debugger.to_dict(),
+            "debugger_run": None if self.debugger_run is None else self.debugger_run.to_dict(),
         }
 
 

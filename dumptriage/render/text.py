@@ -23,12 +23,18 @@ from dumptriage.render.safe import safe, safe_block
 
 
 def render_text(report: Report) -> str:
-    parts = [f"Dump file: {safe(report.source.path)}"]
+    label = "Debugger text" if report.source.kind == "debugger_text" else "Dump file"
+    parts = [f"{label}: {safe(report.source.path)}"]
     if report.dump is not None:
-        parts.append(_dump_section(report.dump))
+        title = "Dump (the debugger's banner)" if report.dump.signature is None else "Dump"
+        parts.append(_dump_section(report.dump, title))
     if report.bugcheck is not None:
         parts.append(_bugcheck_section(report))
     parts.append(_culprit_section(report.culprit))
+    if report.debugger is not None or report.debugger_run is not None:
+        from dumptriage.render.debugger_text import debugger_section
+
+        parts.append(debugger_section(report.debugger, report.debugger_run))
     if report.processors:
         parts.append(_processor_section(report.processors))
     if report.stack:
@@ -55,7 +61,7 @@ def _cells(rows: Sequence[Sequence[object]]) -> list[list[object]]:
 
 
 def _arch_label(dump: DumpInfo) -> str:
-    if dump.arch == "x86":
+    if dump.arch == "x86" and dump.pae is not None:
         return "x86 (PAE)" if dump.pae else "x86 (non-PAE)"
     return dump.arch
 
@@ -76,22 +82,23 @@ def _product_label(dump: DumpInfo) -> str:
 
 
 def _size_label(dump: DumpInfo) -> str:
+    if dump.file_size is None:
+        return "-"
     size = f"{dump.file_size:#x} bytes"
     if dump.expected_size is None:
         return size
     return f"{size} (header says {dump.expected_size:#x})"
 
 
-def _dump_section(dump: DumpInfo) -> str:
+def _dump_section(dump: DumpInfo, title: str) -> str:
     uptime = format_uptime(dump.uptime_seconds) if dump.uptime_seconds is not None else "-"
     rows = [
         ("Banner", dump.banner or "-"),
-        ("Container", f"{dump.signature}, DumpType {dump.dump_type_code} ({dump.dump_type}), "
-                      f"header {dump.header_size:#x} bytes"),
+        ("Container", _container_label(dump)),
         ("Architecture", _arch_label(dump)),
         ("OS", _os_label(dump)),
         ("Product", _product_label(dump)),
-        ("Processors", str(dump.processors)),
+        ("Processors", "-" if dump.processors is None else str(dump.processors)),
         ("Crash time (UTC)", dump.system_time or "-"),
         ("System uptime", uptime),
         ("Comment", dump.comment or "-"),
@@ -101,7 +108,14 @@ def _dump_section(dump: DumpInfo) -> str:
         ("DirectoryTableBase", hex_addr(dump.directory_table_base) or "-"),
         ("File size", _size_label(dump)),
     ]
-    return "Dump\n" + _indent(tabulate(_cells(rows), tablefmt="plain"))
+    return title + "\n" + _indent(tabulate(_cells(rows), tablefmt="plain"))
+
+
+def _container_label(dump: DumpInfo) -> str:
+    if dump.signature is None or dump.header_size is None:  # a transcript's banner
+        return f"{dump.dump_type}, as the debugger names it (the dump file was not read)"
+    return (f"{dump.signature}, DumpType {dump.dump_type_code} ({dump.dump_type}), "
+            f"header {dump.header_size:#x} bytes")
 
 
 def _bugcheck_section(report: Report) -> str:
@@ -144,13 +158,20 @@ def _cpu_state(processor: Processor) -> str:
 
 
 def _stack_section(frames: tuple[Frame, ...]) -> str:
-    rows = [(hex_addr(f.stack_address) or "-", hex_addr(f.address), f.symbol or "?", f.method)
-            for f in frames]
-    table = tabulate(_cells(rows), headers=("stack slot", "address", "where", "found by"),
+    rows = [(hex_addr(f.stack_address) or "-", hex_addr(f.address) or "-", f.symbol or "?",
+             f.method) for f in frames]
+    by_debugger = all(f.method == "debugger" for f in frames)
+    slot = "ChildEBP/SP" if by_debugger else "stack slot"
+    table = tabulate(_cells(rows), headers=(slot, "address", "where", "found by"),
                      tablefmt="simple", disable_numparse=True)
-    note = ("Crashing thread's stack, without symbols: 'scan' entries are values on the "
-            "stack that point into module code (heuristic: some are stale); names are "
-            "the nearest export.")
+    if by_debugger:
+        note = ("Crashing thread's stack as the debugger printed it (STACK_TEXT or kv), "
+                "named by the debugger's symbols; a frame's address is the return address "
+                "printed on the row above it.")
+    else:
+        note = ("Crashing thread's stack, without symbols: 'scan' entries are values on the "
+                "stack that point into module code (heuristic: some are stale); names are "
+                "the nearest export.")
     return "Stack\n" + _indent(_wrap(note)) + "\n\n" + _indent(table)
 
 

@@ -97,7 +97,8 @@ class DumpFile:
     def size_anomalies(self, data_end: int | None) -> list[Anomaly]:
         """RequiredDumpSpace against the file size, when the page data is all there."""
         required, size = self.info.expected_size, self.info.file_size
-        if required is None or data_end is None or data_end > size or required == size:
+        if required is None or data_end is None or size is None or data_end > size \
+                or required == size:
             return []  # no claim, truncation already reported, or they agree
         from dumptriage.model.anomaly import AnomalyCode, anomaly
 

@@ -139,7 +139,7 @@ class KernelState:
         states: list[CpuState] = []
         if self._kdbg is not None and self._kdbg.ki_processor_block:
             states, problems = read_cpus(self._read, self._kdbg.ki_processor_block,
-                                         self._info.processors, offsets, self._info.arch,
+                                         self._info.processors or 0, offsets, self._info.arch,
                                          self._info.pointer_bits)
             if not self._offer.partial_cpus:
                 # A minidump saves KiProcessorBlock and the KPRCBs only on newer builds, so
