@@ -55,11 +55,13 @@ def analyze(path: str | os.PathLike[str],
     Raises DumpFormatError if the dump is unreadable, ContextParseError for a broken
     context file or a ``vm`` no file names, RuleFileError for a broken rule file.
     """
-    from dumptriage.analysis import with_debugger as bridge
+    from dumptriage.debugger.text import is_transcript
 
     host, host_choice = _host(context, vm)
-    if bridge.is_transcript(path):
-        report = bridge.transcript_report(path, host, host_choice, TOOL, _now())
+    if is_transcript(path):
+        from dumptriage.analysis.with_debugger import transcript_report
+
+        report = transcript_report(path, host, host_choice, TOOL, _now())
         if debugger is not None:
             report = replace(report, debugger_run=DebuggerRun(
                 _mode(debugger), "not_a_dump", None,
@@ -78,18 +80,16 @@ def _mode(debugger: str) -> str:
 
 def _with_debugger(report: Report, path: str | os.PathLike[str],
                    text: str | os.PathLike[str] | None, debugger: str | None,
-                   symbols: str | None,
-                   timeout: float) -> Report:
-    from dumptriage.analysis import with_debugger as bridge
-
+                   symbols: str | None, timeout: float) -> Report:
     if text is not None:
+        from dumptriage.analysis import with_debugger as bridge
+
         transcript, extra = bridge.read_transcript(text)
         merged = bridge.merge(report, transcript, "text", os.fspath(text))
         return replace(merged, anomalies=merged.anomalies + tuple(extra))
     if debugger is None:
         return report
     from dumptriage.debugger.runner import run_debugger
-    from dumptriage.debugger.transcript import parse_bytes
 
     run, output = run_debugger(debugger, os.fspath(path), symbols, timeout)
     report = replace(report, debugger_run=run)
@@ -97,13 +97,17 @@ def _with_debugger(report: Report, path: str | os.PathLike[str],
         return replace(report, anomalies=(*report.anomalies, _failed(run)))
     if output is None:
         return report
+    from dumptriage.debugger.transcript import parse_bytes
+
     transcript = parse_bytes(output, f"{run.executable} output")
     if transcript.bugcheck_code is None and not transcript.stack:
         failed = replace(run, status="failed",
                          detail=f"{run.detail}; its output has no bugcheck and no stack")
         return replace(report, debugger_run=failed, anomalies=(*report.anomalies,
                                                               _failed(failed)))
-    return bridge.merge(report, transcript, "run", run.executable)
+    from dumptriage.analysis.with_debugger import merge
+
+    return merge(report, transcript, "run", run.executable)
 
 
 def _failed(run: DebuggerRun) -> Anomaly:

@@ -15,7 +15,7 @@ import os
 from dumptriage.analysis import debugger_report as text_facts
 from dumptriage.analysis.debugger_names import ModuleNames
 from dumptriage.catalogue.interpret import explain
-from dumptriage.debugger.text import MAX_TEXT, SNIFF_BYTES, looks_like_transcript
+from dumptriage.debugger.text import MAX_TEXT
 from dumptriage.debugger.transcript import parse_bytes
 from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
@@ -27,16 +27,6 @@ TYPE_CHECKING = False  # see model/record.py
 if TYPE_CHECKING:
     from dumptriage.model.host import VmConfig
     from dumptriage.model.report import HostChoice, Tool
-
-
-def is_transcript(path: str | os.PathLike[str]) -> bool:
-    """True when the file's first bytes are debugger output (False if it cannot be read:
-    the dump reader then gives its own error)."""
-    try:
-        with open(path, "rb") as file:
-            return looks_like_transcript(file.read(SNIFF_BYTES))
-    except OSError:
-        return False
 
 
 def read_transcript(path: str | os.PathLike[str]) -> tuple[Transcript, list[Anomaly]]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from dumptriage.debugger.text import MAX_TEXT
@@ -77,6 +75,9 @@ def run_debugger(mode: str, dump: str, symbols: str | None = None,
 
 def _run(mode: str, executable: str, args: list[str],
          timeout: float) -> tuple[DebuggerRun, bytes | None]:
+    import subprocess  # only when a debugger runs: a few ms of start-up otherwise
+    import tempfile
+
     with tempfile.TemporaryFile() as out:
         try:
             done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=out,

@@ -8,6 +8,7 @@ failing: bytes that decode to nothing useful give no lines, and the caller repor
 
 from __future__ import annotations
 
+import os
 import re
 
 # A transcript of a full !analyze -v with lm is a few hundred KiB; 16 MiB bounds the work
@@ -68,3 +69,13 @@ def looks_like_transcript(head: bytes) -> bool:
 
 
 _QUOTE_ANY = re.compile(r"^(?:[ \t]*>)+ ?", re.MULTILINE)
+
+
+def is_transcript(path: str | os.PathLike[str]) -> bool:
+    """True when the file's first bytes are debugger output (False if it cannot be read:
+    the dump reader then gives its own error)."""
+    try:
+        with open(path, "rb") as file:
+            return looks_like_transcript(file.read(SNIFF_BYTES))
+    except OSError:
+        return False

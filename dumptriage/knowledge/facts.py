@@ -118,11 +118,31 @@ def _kernel_facts(report: dict[str, Any], where: str, out: dict[str, Fact]) -> N
     if frames:
         on_stack = list(dict.fromkeys(frames))
         _put(out, "stack.modules", on_stack, f"{where}: crashing thread's stack")
-        third = [m for m in on_stack if classes.get(m) != "inbox"]
+        third = [m for m in on_stack if (classes.get(m) or _catalogue_class(m)) != "inbox"]
         out["stack.third_party"] = Fact(third, f"{where}: crashing thread's stack")
     culprit = report.get("culprit")
     if culprit:
         _put(out, "culprit.module", culprit["module"].lower(), f"{where}: {culprit['reason']}")
+    _debugger_facts(report.get("debugger"), out)
+
+
+def _debugger_facts(debugger: dict[str, Any] | None, out: dict[str, Fact]) -> None:
+    if not debugger:
+        return
+    said = f"{debugger.get('path') or 'the debugger'}: !analyze -v"
+    _put(out, "debugger.bucket", debugger.get("bucket"), said)
+    image = (debugger.get("image_name") or "").lower()
+    if image and image != "unknown_image":
+        _put(out, "debugger.image_name", image, said)
+    out["debugger.symbols_ok"] = Fact(bool(debugger.get("symbols_ok")), said)
+
+
+def _catalogue_class(name: str) -> str:
+    """A stack module the report lists no module for (a debugger transcript without lm):
+    its class from the driver catalogue by file name."""
+    from dumptriage.catalogue.drivers import classify
+
+    return classify(name)[0]
 
 
 def _known_bad(report: dict[str, Any], versions: dict[str, str], where: str,

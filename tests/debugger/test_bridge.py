@@ -223,3 +223,20 @@ def test_hostile_transcript_never_fails(tmp_path: Path) -> None:
     report = analyze(hostile).to_dict()
     jsonschema.validate(report, SCHEMA)
     assert report["bugcheck"]["code"] == 1 and report["dump"] is None
+
+
+def test_rules_see_the_same_facts_from_the_text_as_from_the_dump() -> None:
+    from dumptriage.knowledge.facts import build_facts
+
+    text = build_facts(analyze(TEXT).to_dict())
+    dump = build_facts(analyze(STORY / "MEMORY.DMP").to_dict())
+    for name in ("bugcheck.code", "bugcheck.arg1", "bugcheck.arg3", "bugcheck.arg4",
+                 "os.build", "os.arch", "cpus.count", "stack.third_party", "culprit.module"):
+        text_fact, dump_fact = text.get(name), dump.get(name)
+        assert text_fact is not None and dump_fact is not None, name
+        assert text_fact.value == dump_fact.value, name
+    # Only the text has the debugger's own verdict; Unknown_Image names nothing.
+    bucket = text.get("debugger.bucket")
+    assert bucket is not None
+    assert bucket.value == "CLOCK_WATCHDOG_TIMEOUT_2_PROC_ANALYSIS_INCONCLUSIVE"
+    assert text.get("debugger.image_name") is None and dump.get("debugger.bucket") is None
