@@ -126,7 +126,7 @@ def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ..
 
     \b
     Exit codes: 0 report printed; 1 a finding at or above --fail-on;
-    2 the file is not a readable kernel dump.
+    2 the file is neither a readable kernel dump nor debugger output.
     """
     from dumptriage.analysis import analyze as run_analysis
 
