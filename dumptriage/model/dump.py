@@ -145,9 +145,15 @@ class Frame(Record):
     # "context", "frame_pointer", "unwind", "scan" (heuristic, like WinDbg's warning), or
     # "debugger" (a STACK_TEXT / k line of a debugger transcript)
     method: str
+    # Set only when symbols were asked for (dumptriage.symbols.symbolize): "pdb" when a PDB
+    # named the frame; otherwise why not ("no PDB id: ...", "PDB not in the store: ...",
+    # "age mismatch: ..."). Absent from the JSON when None, so reports without symbols
+    # keep their shape.
+    symbol_source: str | None = None
+    unsymbolized_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "address": hex_addr(self.address),
             "stack_address": hex_addr(self.stack_address),
             "module": self.module,
@@ -155,3 +161,8 @@ class Frame(Record):
             "symbol": self.symbol,
             "method": self.method,
         }
+        if self.symbol_source is not None:
+            data["symbol_source"] = self.symbol_source
+        if self.unsymbolized_reason is not None:
+            data["unsymbolized_reason"] = self.unsymbolized_reason
+        return data
