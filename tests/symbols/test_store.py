@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -89,10 +90,8 @@ def test_bad_cabinets_are_cab_errors(tmp_path: Path) -> None:
     for data in (b"", b"MSCF", b"MSCF" + b"\0" * 60, good[:40], good[:-20],
                  good[:0x30] + b"\xff" * 8 + good[0x38:]):
         path = put(tmp_path, "bad.pd_", data)
-        try:
+        with contextlib.suppress(CabError):  # expanded or refused: nothing else escapes
             expand(str(path), "x.pdb", str(tmp_path / "o.pdb"))
-        except CabError:
-            pass
 
 
 def test_cab_roundtrip_in_memory() -> None:
