@@ -63,10 +63,27 @@ class Lookup:
         if not found:
             return None
         best = found[-1]  # outermost function (inlinees come first)
-        name = best.symbol
+        name = strip_arguments(str(best.symbol or ""))
         if not name:
             return None
-        return str(name), int(best.sym_addr)
+        return name, int(best.sym_addr)
+
+
+def strip_arguments(name: str) -> str:
+    """``beta(int*, int)`` -> ``beta``: symbolic prints a private PDB's procedures with their
+    argument types; WinDbg's frames name the function alone. Only a trailing, balanced
+    group is cut (``Foo::operator()(int)`` -> ``Foo::operator()``)."""
+    if not name.endswith(")"):
+        return name
+    depth = 0
+    for i in range(len(name) - 1, -1, -1):
+        if name[i] == ")":
+            depth += 1
+        elif name[i] == "(":
+            depth -= 1
+            if depth == 0:
+                return name[:i].rstrip() or name
+    return name
 
 
 def check_magic(path: str) -> None:
