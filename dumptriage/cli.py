@@ -44,6 +44,8 @@ class LazyGroup(click.Group):
                   "Triage every dump under folders, grouped by signature, remembered."),
         "history": ("dumptriage.cli_batch", "history_command",
                     "List the signatures the batch history holds, over time."),
+        "symbols": ("dumptriage.cli_symbols", "symbols_command",
+                    "List the PDBs and images a dump needs, and which are here."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
