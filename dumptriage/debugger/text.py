@@ -55,7 +55,13 @@ _MARKERS = re.compile(
     r"Microsoft \(R\) Windows Debugger Version|^\s*Loading Dump File \[|"
     r"Bugcheck Analysis|^\s*BugCheck [0-9A-Fa-f]{1,8}, \{|^\s*BUGCHECK_CODE:|"
     r"^\s*(?:# )?(?:ChildEBP|Child-SP)\s+RetAddr|^\s*STACK_TEXT:|"
-    r"Kernel Version \d+ .*(?:MP|UP) \(\d+ procs?\)",
+    r"Kernel Version \d+ .*(?:MP|UP) \(\d+ procs?\)|"
+    # Windows XP's vertarget: "... Kernel Version 2600 (Service Pack 3) UP Free x86 compatible"
+    # (https://github.com/nixawk/Awesome-Windows-Debug/issues/9); an lm/lmnt listing or a
+    # .bugcheck on their own (https://github.com/virtio-win/kvm-guest-drivers-windows/issues/1582,
+    # https://github.com/virtio-win/kvm-guest-drivers-windows/issues/85).
+    r"Kernel Version \d+ .*UP (?:Free|Checked) x86|^\s*start\s+end\s+module name\s*$|"
+    r"^\s*Bugcheck code [0-9A-Fa-f]{8}\s*$",
     re.MULTILINE)
 SNIFF_BYTES = 64 * 1024
 

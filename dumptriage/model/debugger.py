@@ -27,6 +27,11 @@ class DebuggerFrame(Record):
     module: str | None
     symbol: str | None
     offset: int | None
+    # An inlined call (``(Inline Function) --------`--------``): no stack pointer or return
+    # address of its own. It runs where the row above it returns to, and repeats that row's
+    # return address, so that "frame i runs at row i-1's return address" holds across it.
+    inline: bool = False
+    source: str | None = None  # "c:\build\parandis-tx.cpp @ 561" (after the call site)
 
     def to_dict(self) -> dict[str, Any]:
         return {"number": self.number, "child_sp": _hex(self.child_sp),
@@ -44,6 +49,9 @@ class ListedModule(Record):
     image: str | None
     symbols: str | None  # "(pdb symbols)", "(deferred)", "(export symbols)" ...
     timestamp: int | None = None  # lmnt's "(51DB8D9A)" after the date: the PE TimeDateStamp
+    # 10.x lmnt: "215080D8 (This is a reproducible build file hash, not a timestamp)": the
+    # TimeDateStamp field holds a hash, not a date.
+    reproducible: bool = False
 
 
 class Transcript(Record):
@@ -75,9 +83,19 @@ class Transcript(Record):
     probably_caused_by: str | None = None
     modules: tuple[ListedModule, ...] = ()
     anomalies: tuple[Anomaly, ...] = ()
+    machine_name: str | None = None  # vertarget's "Machine Name:" (usually empty in dumps)
+    # 10.x "KEY_VALUES_STRING" block: "    Key  : Failure.Bucket" / "    Value: ...", in order.
+    analysis_keys: tuple[tuple[str, str], ...] = ()
+    # "Unable to load image \SystemRoot\system32\DRIVERS\viostor.sys, Win32 error 0n2":
+    # the image file was not found (the debugger then falls back to export symbols).
+    image_load_errors: tuple[str, ...] = ()
 
     def key(self, name: str) -> str | None:
         return next((value for key, value in self.keys if key == name), None)
+
+    def analysis_key(self, name: str) -> str | None:
+        """A value of the 10.x ``Key : X`` / ``Value: Y`` block (``Failure.Bucket`` ...)."""
+        return next((value for key, value in self.analysis_keys if key == name), None)
 
 
 class ModuleImage(Record):
