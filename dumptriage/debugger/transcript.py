@@ -59,9 +59,9 @@ _PATTERNS = {
     "kind": re.compile(r"^((?:Kernel|Mini Kernel|Full Kernel|Kernel Summary|Kernel Complete|"
                        r"Kernel Bitmap|Kernel Active|Automatic|Active Kernel)[ A-Za-z]* Dump "
                        r"File): "),
-    # "(?:Kernel )?": user-mode dumps say "Windows 10 Version 22000 MP (8 procs) Free x64";
-    # XP's vertarget prints "UP Free x86 compatible" without a processor count.
-    "kernel": re.compile(r"^(?P<product>Windows [^K]+?|Windows) (?:Kernel )?Version "
+    # XP's vertarget prints "UP Free x86 compatible" without a processor count. (User-mode
+    # dumps' "Windows 10 Version 22000 MP (8 procs)" is left alone: not a kernel's banner.)
+    "kernel": re.compile(r"^(?P<product>Windows [^K]+?|Windows) Kernel Version "
                          r"(?P<build>\d+)(?: \((?P<sp>[^)]*)\))? (?P<mp>MP|UP)"
                          r"(?: \((?P<procs>\d+) procs?\))? "
                          r"(?P<flavor>Free|Checked) (?P<arch>x86|x64|ARM64|AMD64)", re.IGNORECASE),
