@@ -17,7 +17,7 @@ from dumptriage.analysis.labels import classify_modules, name_os
 from dumptriage.catalogue.drivers import classify
 from dumptriage.dump.containers.header import BANNERS
 from dumptriage.dump.kernel.modules import ModuleMap
-from dumptriage.model.debugger import DebuggerSummary, Transcript
+from dumptriage.model.debugger import DebuggerFrame, DebuggerSummary, Transcript
 from dumptriage.model.dump import Frame, Module
 from dumptriage.model.header import BugCheck, DumpInfo, OsInfo
 from dumptriage.model.report import Culprit
@@ -110,15 +110,27 @@ def frames(t: Transcript, names: ModuleNames, loaded: ModuleMap) -> list[Frame]:
             if row.module == "nt" and address and t.kernel_base and address >= t.kernel_base:
                 offset = address - t.kernel_base  # the banner's "Kernel base ="
         out.append(Frame(address=address, stack_address=row.child_sp, module=module,
-                         offset=offset, symbol=row.call_site.split()[0] or None,
-                         method="debugger"))
+                         offset=offset, symbol=_site(row), method="debugger"))
     return out
+
+
+def _site(row: DebuggerFrame) -> str | None:
+    """The call site as WinDbg spells it (``nt!KeBugCheckEx+0x1e``, ``qutmdrv+0x4db``),
+    rebuilt from its parts: the raw text may carry suffixes and names with spaces
+    (``nt! ?? ::FNODOBFM::`string'+0x2d``)."""
+    if row.module is None:
+        return row.call_site or None
+    offset = "" if row.offset is None else f"+{row.offset:#x}"
+    if row.symbol:
+        return f"{row.module}!{row.symbol}{offset}"
+    return f"{row.module}{offset}"
 
 
 def listed_modules(t: Transcript, names: ModuleNames) -> list[Module]:
     """The ``lm``/``lmnt`` listing as loaded modules (classified like a dump's)."""
     modules = [Module(name=names.image(m.name), base=m.start, size=max(m.end - m.start, 0),
-                      timestamp=m.timestamp, checksum=None, path=None) for m in t.modules]
+                      timestamp=m.timestamp, checksum=None, path=None,
+                      timestamp_is_hash=m.reproducible) for m in t.modules]
     return classify_modules(modules)
 
 
@@ -148,10 +160,14 @@ def summary(t: Transcript, source: str, path: str | None,
         source=source, path=path, version=t.debugger_version,
         symbols_ok=not t.missing_symbols, build_string=t.build_string, dump_path=t.dump_path,
         missing_symbols=t.missing_symbols,
-        bucket=t.key("FAILURE_BUCKET_ID") or t.key("BUCKET_ID"), bucket_id=t.key("BUCKET_ID"),
+        # 10.x repeats the bucket in its Key/Value block ("Failure.Bucket"), which survives
+        # in pastes cut before the FAILURE_BUCKET_ID line.
+        bucket=t.key("FAILURE_BUCKET_ID") or t.analysis_key("Failure.Bucket")
+        or t.key("BUCKET_ID"), bucket_id=t.key("BUCKET_ID"),
         default_bucket_id=t.key("DEFAULT_BUCKET_ID"), bugcheck_str=t.key("BUGCHECK_STR"),
         symbol_name=t.key("SYMBOL_NAME"), module_name=t.key("MODULE_NAME"),
         image_name=t.key("IMAGE_NAME"), probably_caused_by=t.probably_caused_by,
         process_name=t.key("PROCESS_NAME"),
         current_irql=int(irql, 16) if irql and re.fullmatch(r"[0-9a-fA-F]{1,2}", irql) else None,
-        module_images=names.resolved())
+        module_images=names.resolved(), machine_name=t.machine_name,
+        image_load_errors=t.image_load_errors)

@@ -130,6 +130,8 @@ class DebuggerSummary(Record):
     process_name: str | None = None
     current_irql: int | None = None
     module_images: tuple[ModuleImage, ...] = ()
+    machine_name: str | None = None  # vertarget's "Machine Name:"
+    image_load_errors: tuple[str, ...] = ()  # "Unable to load image X, Win32 error 0n2"
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "path": self.path, "version": self.version,
@@ -140,7 +142,9 @@ class DebuggerSummary(Record):
                 "symbol_name": self.symbol_name, "module_name": self.module_name,
                 "image_name": self.image_name, "probably_caused_by": self.probably_caused_by,
                 "process_name": self.process_name, "current_irql": self.current_irql,
-                "module_images": [m.to_dict() for m in self.module_images]}
+                "module_images": [m.to_dict() for m in self.module_images],
+                "machine_name": self.machine_name,
+                "image_load_errors": list(self.image_load_errors)}
 
 
 class DebuggerRun(Record):

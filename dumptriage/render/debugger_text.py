@@ -38,6 +38,10 @@ def debugger_section(summary: DebuggerSummary | None, run: DebuggerRun | None) -
         ("Symbols", "all loaded" if summary.symbols_ok
          else "missing for " + ", ".join(summary.missing_symbols)),
     ]
+    if summary.machine_name:
+        rows.insert(3, ("Machine", summary.machine_name))
+    if summary.image_load_errors:
+        rows.append(("Images not loaded", ", ".join(summary.image_load_errors)))
     guessed = [f"{m.name} = {m.image}" for m in summary.module_images if m.how == "assumed"]
     if guessed:
         rows.append(("Names assumed", ", ".join(guessed)))

@@ -240,3 +240,22 @@ def test_rules_see_the_same_facts_from_the_text_as_from_the_dump() -> None:
     assert bucket is not None
     assert bucket.value == "CLOCK_WATCHDOG_TIMEOUT_2_PROC_ANALYSIS_INCONCLUSIVE"
     assert text.get("debugger.image_name") is None and dump.get("debugger.bucket") is None
+
+
+def test_cut_off_10x_paste_keeps_the_bucket_from_its_key_value_block() -> None:
+    # minidump-10x-cutoff.txt ends mid-row before FAILURE_BUCKET_ID; its "Key  :
+    # Failure.Bucket" block (WinDbg 10.x, see transcripts/SOURCES.md) still names it.
+    report = analyze(REPO / "tests" / "debugger" / "transcripts" /
+                     "minidump-10x-cutoff.txt").to_dict()
+    assert report["debugger"]["bucket"] == "0x139_MISSING_GSFRAME_nt!KiFastFailDispatch"
+    assert {a["code"] for a in report["anomalies"]} == {"debugger_text_incomplete"}
+
+
+def test_call_sites_are_spelled_from_their_parts() -> None:
+    # k-inline-source.txt: inline rows and "[file @ line]" after the call site; the
+    # report's symbol is module!function+offset without the source or suffixes.
+    report = analyze(REPO / "tests" / "debugger" / "transcripts" /
+                     "k-inline-source.txt").to_dict()
+    symbols = [f["symbol"] for f in report["stack"]]
+    assert "netkvm!CParaNdisTX::SendMapped+0x11d" in symbols
+    assert all(" @ " not in s and "[" not in s for s in symbols)
