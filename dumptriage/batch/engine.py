@@ -1,11 +1,14 @@
 """Worker processes with a per-input deadline.
 
-Each worker is a process with its own pipe and handles one input at a time, so a worker
-that runs past ``timeout`` can be killed (SIGKILL) and replaced without losing the others'
-work, and a worker that dies (a signal, the OOM killer) costs only its current input. Both
-become error rows (``DT690`` timeout, ``DT691`` died), marked to be tried again next run.
-Workers start from a forkserver that has the analysis code imported already (POSIX), so
-starting one costs a fork; elsewhere they are spawned.
+Each worker is a process with its own pipe. It is given up to ``DEPTH`` inputs at a time
+(the next one is already waiting when it finishes one, so it never idles while the parent
+records) and answers them in order, so the parent always knows which input a worker is on:
+one that runs past ``timeout`` (counted from when the worker reached it) is killed with
+SIGKILL and replaced, its queued inputs handed to the replacement; one that dies (a
+signal, the OOM killer) costs only its current input. Both become error rows (``DT690``
+timeout, ``DT691`` died), marked to be tried again next run. Workers start from a
+forkserver that has the analysis code imported already (POSIX), so starting one costs a
+fork; elsewhere they are spawned.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
@@ -22,6 +26,9 @@ from dumptriage.batch.discover import Input
 from dumptriage.batch.errors import TIMEOUT, WORKER_DIED
 from dumptriage.batch.rows import Outcome, error_row
 from dumptriage.batch.worker import WorkerOptions, serve
+
+DEPTH = 2
+Done = tuple[Input, list[Outcome]]
 
 
 def _context() -> BaseContext:
@@ -40,13 +47,17 @@ class _Slot:
             target=serve, args=(theirs, options), daemon=True)
         self.process.start()
         theirs.close()
-        self.item: Input | None = None
-        self.deadline = 0.0
+        self.queue: deque[Input] = deque()
+        self.deadline = float("inf")
 
-    def give(self, seq: int, item: Input, timeout: float | None) -> None:
-        self.item = item
+    def give(self, item: Input, timeout: float | None) -> None:
+        if not self.queue:
+            self.started(timeout)
+        self.queue.append(item)
+        self.conn.send((0, item))
+
+    def started(self, timeout: float | None) -> None:
         self.deadline = time.monotonic() + timeout if timeout else float("inf")
-        self.conn.send((seq, item))
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -54,7 +65,7 @@ class _Slot:
         else:
             with contextlib.suppress(OSError):
                 self.conn.send(None)
-        self.process.join(5 if not kill else None)
+        self.process.join(None if kill else 5)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
@@ -70,65 +81,58 @@ class Pool:
         self.timeout = timeout if timeout and timeout > 0 else None
         self._ctx = _context()
 
-    def run(self, items: Iterable[Input]) -> Iterator[tuple[Input, list[Outcome]]]:
+    def run(self, items: Iterable[Input]) -> Iterator[Done]:
         source = iter(items)
         slots = [_Slot(self._ctx, self.options) for _ in range(self.jobs)]
-        busy: dict[Connection, _Slot] = {}
-        seq = 0
         exhausted = False
         try:
             while True:
                 for slot in slots:
-                    if exhausted or slot.item is not None:
-                        continue
-                    item = next(source, None)
-                    if item is None:
-                        exhausted = True
-                        break
-                    seq += 1
-                    slot.give(seq, item, self.timeout)
-                    busy[slot.conn] = slot
-                if not busy:
+                    while not exhausted and len(slot.queue) < DEPTH:
+                        item = next(source, None)
+                        if item is None:
+                            exhausted = True
+                            break
+                        slot.give(item, self.timeout)
+                if not any(slot.queue for slot in slots):
                     return
-                yield from self._collect(slots, busy)
+                yield from self._collect(slots)
         finally:
             for slot in slots:
-                slot.stop(kill=slot.item is not None)
+                slot.stop(kill=bool(slot.queue))
 
-    def _collect(self, slots: list[_Slot], busy: dict[Connection, _Slot]
-                 ) -> Iterator[tuple[Input, list[Outcome]]]:
-        now = time.monotonic()
-        wait_for = min(s.deadline for s in busy.values()) - now
+    def _collect(self, slots: list[_Slot]) -> Iterator[Done]:
+        busy = {slot.conn: slot for slot in slots if slot.queue}
+        wait_for = min(s.deadline for s in busy.values()) - time.monotonic()
         ready = wait(list(busy), timeout=None if wait_for == float("inf") else max(0, wait_for))
         for conn in ready:
             slot = busy[conn]  # type: ignore[index]
-            item = slot.item
-            assert item is not None
             try:
                 _, outcomes = slot.conn.recv()
             except (EOFError, OSError):
-                code = slot.process.exitcode
-                yield item, [_lost(item, WORKER_DIED, f"{item.path}: the worker died "
-                                   f"(exit code {code}) while reading it")]
-                self._replace(slots, busy, slot)
+                item = slot.queue[0]
+                yield item, [_lost(item, WORKER_DIED, f"{item.path}: the worker died (exit "
+                                   f"code {slot.process.exitcode}) while reading it")]
+                self._replace(slots, slot)
                 continue
-            del busy[slot.conn]
-            slot.item = None
+            item = slot.queue.popleft()
+            slot.started(self.timeout)
             yield item, outcomes
         now = time.monotonic()
-        for slot in list(busy.values()):
-            if slot.item is not None and slot.deadline <= now:
-                item = slot.item
+        for slot in list(slots):
+            if slot.queue and slot.deadline <= now:
+                item = slot.queue[0]
                 yield item, [_lost(item, TIMEOUT, f"{item.path}: still running after "
                                    f"{self.timeout:g} s (--timeout): worker killed")]
-                self._replace(slots, busy, slot)
+                self._replace(slots, slot)
 
-    def _replace(self, slots: list[_Slot], busy: dict[Connection, _Slot], slot: _Slot
-                 ) -> None:
-        busy.pop(slot.conn, None)
+    def _replace(self, slots: list[_Slot], slot: _Slot) -> None:
+        """Kill ``slot``'s worker; its current input is lost, the queued ones move on."""
         slot.stop(kill=True)
-        slot.item = None
-        slots[slots.index(slot)] = _Slot(self._ctx, self.options)
+        fresh = _Slot(self._ctx, self.options)
+        slots[slots.index(slot)] = fresh
+        for item in list(slot.queue)[1:]:
+            fresh.give(item, self.timeout)
 
 
 def _lost(item: Input, code: str, reason: str) -> Outcome:

@@ -58,8 +58,8 @@ LATEST = MIGRATIONS[-1][0]
 def current_version(conn: sqlite3.Connection) -> int:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
                  "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, description TEXT)")
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+    [(version,)] = conn.execute("SELECT MAX(version) FROM schema_version").fetchall()
+    return int(version or 0)
 
 
 def migrate(conn: sqlite3.Connection, source: str, upto: int = LATEST) -> int:

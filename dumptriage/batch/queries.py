@@ -25,11 +25,13 @@ def _since(column: str, since: str | None) -> tuple[str, tuple[Any, ...]]:
 
 def run_rows(store: HistoryStore, run_id: int, status: str, since: str | None = None
              ) -> Iterator[dict[str, Any]]:
-    """The dumps read in this run (``status`` ok or error), by path."""
+    """The dumps read in this run (``status`` ok or error), by path; a copy of a dump read
+    earlier in the same run counts as read too."""
     clause, params = _since("d.crash_time", since)
     sql = ("SELECT s.path, s.hash, d.* FROM sightings s JOIN dumps d ON d.hash = s.hash "
-           f"WHERE s.run_id = ? AND s.analysed = 1 AND d.status = ?{clause} ORDER BY s.path")
-    for row in store.query(sql, (run_id, status, *params)):
+           "WHERE s.run_id = ? AND (s.analysed = 1 OR d.first_run = ?) AND d.status = ?"
+           f"{clause} ORDER BY s.path")
+    for row in store.query(sql, (run_id, run_id, status, *params)):
         yield {k: row[k] for k in ROW_FIELDS}
 
 

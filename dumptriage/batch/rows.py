@@ -96,7 +96,8 @@ def error_row(path: str, digest: str | None, code: str, reason: str, *,
 
 
 def pack_report(report: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(report, separators=(",", ":")).encode(), 6)
+    # Level 1: a third of level 6's time for a few percent more bytes (reports are ~2 KiB).
+    return zlib.compress(json.dumps(report, separators=(",", ":")).encode(), 1)
 
 
 def unpack_report(blob: bytes) -> dict[str, Any]:

@@ -57,8 +57,12 @@ class SeenCheck:
         if self._conn is None:
             if not Path(self._db).exists():
                 return False
-            self._conn = sqlite3.connect(f"file:{self._db}?mode=ro", uri=True, timeout=30)
-        row = self._conn.execute("SELECT retry FROM dumps WHERE hash = ?", (digest,)).fetchone()
+            self._conn = sqlite3.connect(self._db, timeout=30)
+            self._conn.execute("PRAGMA query_only = 1")
+        # fetchall: a statement left half-read keeps its read transaction (and the WAL) open
+        rows = self._conn.execute("SELECT retry FROM dumps WHERE hash = ?",
+                                  (digest,)).fetchall()
+        row = rows[0] if rows else None
         return row is not None and not row[0]
 
 

@@ -125,7 +125,11 @@ def frame_name(frame: dict[str, Any], skip: SkipList) -> FrameName | None:
     symbol = frame.get("symbol")
     offset = frame.get("offset")
     method = frame.get("method")
-    if isinstance(symbol, str) and symbol and not _MODULE_OFFSET.match(symbol):
+    # "Ntfs+0x7ed3f" names the module only; "HalpClockInterrupt+0x50" (no "!") a function
+    # of the frame's module: told apart by whether the prefix is that module's name.
+    bare = isinstance(symbol, str) and _MODULE_OFFSET.match(symbol) is not None and (
+        module is None or module_name(symbol.partition("+")[0], skip) == module)
+    if isinstance(symbol, str) and symbol and not bare:
         prefix, sep, function = symbol.partition("!")
         if not sep:
             prefix, function = "", symbol
