@@ -77,12 +77,13 @@ class _Bar:
         from dumptriage.batch.run import Progress
 
         assert isinstance(p, Progress)
-        total = "" if p.discovering else f"/{p.found - p.skipped + p.done - p.done}"
-        width = 30
-        shown = p.found if p.discovering else max(p.found, 1)
-        filled = int(width * (p.done + p.skipped) / shown) if shown else 0
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.done} read"
-                         f"{total}, {p.skipped} known, {p.errors} errors ")
+        finished = p.done + p.unchanged
+        if p.discovering:  # the total is not known yet: a counter
+            line = f"{finished} inputs"
+        else:
+            filled = int(30 * finished / max(p.found, 1))
+            line = f"[{'#' * filled}{'.' * (30 - filled)}] {finished}/{p.found}"
+        sys.stderr.write(f"\r{line}, {p.skipped} already known, {p.errors} errors ")
         sys.stderr.flush()
 
     def close(self) -> None:

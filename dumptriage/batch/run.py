@@ -29,6 +29,7 @@ class Progress:
     skipped: int = 0
     errors: int = 0
     ignored: int = 0
+    unchanged: int = 0  # known to the history by path and stat: not sent to a worker
     discovering: bool = True
 
 
@@ -77,6 +78,7 @@ def _run(options: BatchOptions, store: HistoryStore, run_id: int, progress: Prog
                 store.record_known(run_id, found.path, found.abspath)
                 progress.found += 1
                 progress.skipped += 1
+                progress.unchanged += 1
             elif isinstance(found, Ignored):
                 progress.ignored += 1
             else:
