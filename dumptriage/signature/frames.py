@@ -17,6 +17,13 @@ DATA_FILE = "skip_frames.toml"
 _MODULE_OFFSET = re.compile(r"^[^!+\s]+\+0x[0-9a-fA-F]+$")
 _SYMBOL_OFFSET = re.compile(r"\+0x[0-9a-fA-F]+$")
 _EXTENSIONS = (".sys", ".exe", ".dll")
+# A name our own walk took from the export table is the nearest export below the address,
+# whatever function really holds it: "nt!MmSetAddressRangeModified+0x1c378" in the story
+# dump is KeFlushMultipleRangeTb by WinDbg's symbols. Far from the export it names nothing,
+# so the signature uses module+offset instead. 0x1000: most kernel functions are smaller
+# than a page; a PDB's (symbol_source "pdb") or the debugger's names are always taken.
+MAX_EXPORT_DISTANCE = 0x1000
+_OFFSET_TAIL = re.compile(r"\+0x([0-9a-fA-F]+)$")
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ def frame_name(frame: dict[str, Any], skip: SkipList) -> FrameName | None:
     # of the frame's module: told apart by whether the prefix is that module's name.
     bare = isinstance(symbol, str) and _MODULE_OFFSET.match(symbol) is not None and (
         module is None or module_name(symbol.partition("+")[0], skip) == module)
-    if isinstance(symbol, str) and symbol and not bare:
+    if isinstance(symbol, str) and symbol and not bare and not _far_export(frame, symbol):
         prefix, sep, function = symbol.partition("!")
         if not sep:
             prefix, function = "", symbol
@@ -143,3 +150,11 @@ def frame_name(frame: dict[str, Any], skip: SkipList) -> FrameName | None:
             return FrameName(module_name(name, skip) or name, None, off.lower(), method)
         return None
     return FrameName(module, None, str(offset).lower() if offset else None, method)
+
+
+def _far_export(frame: dict[str, Any], symbol: str) -> bool:
+    """A nearest-export name too far from its export to name the function (see above)."""
+    if frame.get("method") == "debugger" or frame.get("symbol_source") == "pdb":
+        return False
+    tail = _OFFSET_TAIL.search(symbol)
+    return tail is not None and int(tail[1], 16) > MAX_EXPORT_DISTANCE

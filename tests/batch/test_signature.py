@@ -142,8 +142,11 @@ def test_whole_pipeline_on_the_story_report(tmp_path: Any) -> None:
     report = analyze(STORY / "MEMORY.DMP").to_dict()
     sig = signature(report)
     # The story's stack (samples/win7-x86-clock-watchdog): KeBugCheckEx, then the clock
-    # interrupt (KeUpdateRunTime, KeUpdateSystemTime) and IofCallDriver are skipped.
-    assert sig.signature == "0x101 nt!MmSetAddressRangeModified"
+    # interrupt (KeUpdateRunTime, KeUpdateSystemTime) and IofCallDriver are skipped. The
+    # next frame's export name, nt!MmSetAddressRangeModified+0x1c378, is too far from the
+    # export to name its function (WinDbg's symbols say KeFlushMultipleRangeTb,
+    # shared/story/windbg-analyze.txt): module+offset (0x83c8ce13 - base 0x83c13000).
+    assert sig.signature == "0x101 nt+0x79e13"
     assert [n.split(":")[0] for n in sig.notes] == ["bugcheck", "frame"]
     assert "nt!KeBugCheckEx" in sig.notes[1]
     assert signature(json.loads(json.dumps(report))) == sig  # the dict form is enough
@@ -155,3 +158,15 @@ def test_subtype_appears_in_the_signature() -> None:
               "stack": [frame("ntoskrnl.exe", "nt!KeAccumulateTicks+0x1"),
                         frame("netkvm.sys", "netkvm+0x20", "0x20")]}
     assert signature(report).signature == "0x133/0x1 netkvm+0x20"
+
+
+def test_a_far_export_name_is_not_a_function_unless_a_pdb_or_debugger_gave_it() -> None:
+    far = {"module": "ntoskrnl.exe", "symbol": "nt!MmSetAddressRangeModified+0x1c378",
+           "offset": "0x79e13", "method": "frame_pointer"}
+    near = dict(far, symbol="nt!KeFlushMultipleRangeTb+0x2d5")
+    for frames, expected in (([far], "0x1 nt+0x79e13"),
+                             ([near], "0x1 nt!KeFlushMultipleRangeTb"),
+                             ([dict(far, symbol_source="pdb")], "0x1 nt!MmSetAddressRangeModified"),
+                             ([dict(far, method="debugger")], "0x1 nt!MmSetAddressRangeModified")):
+        report = {"bugcheck": {"code": 1, "name": None}, "stack": frames}
+        assert signature(report).signature == expected
