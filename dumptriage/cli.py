@@ -101,7 +101,10 @@ def cli() -> None:
               help="Run cdb/kd on the dump: auto (default) when one is on PATH or in the "
                    "Windows Kits folders, a debugger's PATH, or none.")
 @click.option("--symbols", "symbols", default=None, metavar="PATH",
-              help="Symbol path for the debugger (else _NT_SYMBOL_PATH).")
+              help="Symbol path: a folder of PDBs, a symbol store, or a _NT_SYMBOL_PATH "
+                   "list (srv*CACHE*URL;DIR); names the stack's frames from PDBs and is "
+                   "given to the debugger. Default: $_NT_SYMBOL_PATH. A URL is contacted "
+                   "only when the path names one.")
 @click.option("--debugger-timeout", "debugger_timeout", default=300.0, show_default=True,
               type=click.FloatRange(min=1), help="Seconds before the debugger is stopped.")
 @click.pass_context
@@ -130,10 +133,13 @@ def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ..
     Exit codes: 0 report printed; 1 a finding at or above --fail-on;
     2 the file is neither a readable kernel dump nor debugger output.
     """
+    import os
+
     from dumptriage.analysis import analyze as run_analysis
 
     report = run_analysis(dump, context, vm, rules=rule_dirs, debugger_text=debugger_text,
-                          debugger=debugger, symbols=symbols,
+                          debugger=debugger,
+                          symbols=symbols or os.environ.get("_NT_SYMBOL_PATH") or None,
                           debugger_timeout=debugger_timeout)
     if report.host is None and report.host_choice is not None:  # --context gave nothing
         click.echo(f"dumptriage: warning: --context: {safe(report.host_choice.reason)}; "

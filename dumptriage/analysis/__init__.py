@@ -70,6 +70,8 @@ def analyze(path: str | os.PathLike[str],
         report = _read_dump(path, host, host_choice)
         report = _with_debugger(report, path, debugger_text, debugger, symbols,
                                 debugger_timeout)
+        if symbols and report.debugger is None:  # a debugger's stack is named already
+            report = _with_symbols(report, symbols)
     return _with_conclusions(report, [os.fspath(r) for r in rules or ()])
 
 
@@ -108,6 +110,17 @@ def _with_debugger(report: Report, path: str | os.PathLike[str],
     from dumptriage.analysis.with_debugger import merge
 
     return merge(report, transcript, "run", run.executable)
+
+
+def _with_symbols(report: Report, search_path: str) -> Report:
+    """Frames named from PDBs. A URL in the path (``srv*CACHE*https://...``) is the user
+    asking for the network; without one nothing is downloaded."""
+    from dumptriage.symbols import symbolize
+
+    named, notes = symbolize(report, search_path,
+                             allow_network="http://" in search_path.lower()
+                             or "https://" in search_path.lower())
+    return replace(named, anomalies=(*named.anomalies, *notes))
 
 
 def _failed(run: DebuggerRun) -> Anomaly:

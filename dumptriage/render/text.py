@@ -168,6 +168,10 @@ def _stack_section(frames: tuple[Frame, ...]) -> str:
         note = ("Crashing thread's stack as the debugger printed it (STACK_TEXT or kv), "
                 "named by the debugger's symbols; a frame's address is the return address "
                 "printed on the row above it.")
+    elif any(f.symbol_source == "pdb" for f in frames):
+        note = ("Crashing thread's stack, named from PDBs where the symbol path had them "
+                "(other frames: the nearest export); 'scan' entries are values on the "
+                "stack that point into module code (heuristic: some are stale).")
     else:
         note = ("Crashing thread's stack, without symbols: 'scan' entries are values on the "
                 "stack that point into module code (heuristic: some are stale); names are "
