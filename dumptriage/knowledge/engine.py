@@ -28,6 +28,8 @@ def evaluate_rules(rules: list[dict[str, Any]], facts: Facts,
     """``hints``: fact-name prefix -> the input that gives it (for "not evaluated")."""
     findings, waiting, excluded = [], [], []
     code = facts.get("bugcheck.code")
+    # Longest prefix first, sorted once per analysis rather than once per waiting rule.
+    ordered = sorted(hints.items(), key=lambda h: -len(h[0]))
     for rule in rules:
         if not _applies(rule, code.value if code else None):
             continue
@@ -39,7 +41,7 @@ def evaluate_rules(rules: list[dict[str, Any]], facts: Facts,
         elif isinstance(outcome, RuledOut):
             excluded.append(outcome)
         else:
-            waiting.append(_with_hints(outcome, hints))
+            waiting.append(_with_hints(outcome, ordered))
     findings.sort(key=lambda f: (-f.score, f.rule))
     return Conclusions(tuple(findings), tuple(waiting), tuple(excluded))
 
@@ -129,10 +131,9 @@ def _known(facts: Facts, name: str) -> Any:
     return None if fact is None else fact.value
 
 
-def _with_hints(outcome: NotEvaluated, hints: dict[str, str]) -> NotEvaluated:
+def _with_hints(outcome: NotEvaluated, hints: list[tuple[str, str]]) -> NotEvaluated:
     needs = []
     for name in outcome.needs:
-        hint = next((text for prefix, text in sorted(hints.items(), key=lambda h: -len(h[0]))
-                     if name.startswith(prefix)), None)
+        hint = next((text for prefix, text in hints if name.startswith(prefix)), None)
         needs.append(f"{name}: {hint}" if hint else name)
     return NotEvaluated(outcome.rule, outcome.title, tuple(needs))
