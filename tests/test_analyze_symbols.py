@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,12 @@ from tests.conftest import shared
 
 DUMP = shared("corpus/dumps/triage_x64.dmp")
 STORE = shared("corpus/symbols")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lookup caches go to $XDG_CACHE_HOME/dumptriage/sym: never the user's, never the corpus.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def test_cli_symbols_names_the_real_minidump_frames(capsys: pytest.CaptureFixture[str]) -> None:

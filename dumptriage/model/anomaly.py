@@ -64,6 +64,16 @@ class AnomalyCode(StrEnum):
     DEBUGGER_TEXT_INCOMPLETE = "debugger_text_incomplete"
     # cdb/kd was found and run but gave no usable output (exit code, timeout, no text).
     DEBUGGER_FAILED = "debugger_failed"
+    # --symbols: a module on the stack got no names (no PDB id, PDB absent, age mismatch).
+    SYMBOLS_MISSING = "symbols_missing"
+    # A PDB, image or .pd_ along the symbol path could not be read (corrupt, hostile, LZX).
+    SYMBOL_FILE_UNREADABLE = "symbol_file_unreadable"
+    # A symbol server did not deliver (timeout, HTTP error, an HTML page instead of a file).
+    SYMBOL_DOWNLOAD_FAILED = "symbol_download_failed"
+    # A store's file.ptr said MSG: or pointed nowhere.
+    SYMBOL_STORE_NOTE = "symbol_store_note"
+    # The symbol path has an element that cannot be used here (a Windows drive, a keyword).
+    SYMBOL_PATH_WARNING = "symbol_path_warning"
 
 
 def anomaly(code: AnomalyCode, where: str, detail: str) -> Anomaly:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from dumptriage.dump.kernel.pe_image import Section
 from dumptriage.dump.kernel.stack import display_name
-from dumptriage.model.anomaly import Anomaly
+from dumptriage.model.anomaly import Anomaly, AnomalyCode
 from dumptriage.model.dump import Frame, Module
 from dumptriage.model.record import replace
 from dumptriage.model.report import Report
@@ -34,18 +34,11 @@ from dumptriage.symbols.search_path import parse
 from dumptriage.symbols.server import Progress
 
 # Anomaly codes of the notes (stable; documented here until model/anomaly.py lists them).
-NOTE_CODES = {
-    # A module on the stack got no names: no PDB id, PDB absent, age mismatch, unreadable.
-    "symbols_missing": "symbols_missing",
-    # A PDB, image or .pd_ that could not be read (corrupt, hostile, LZX without cabextract).
-    "symbol_file_unreadable": "symbol_file_unreadable",
-    # A symbol server did not deliver (timeout, HTTP error, an HTML page instead of a file).
-    "symbol_download_failed": "symbol_download_failed",
-    # A store's file.ptr said MSG: or pointed nowhere.
-    "symbol_store_note": "symbol_store_note",
-    # The symbol path has an element that cannot be used here (a Windows drive, a keyword).
-    "symbol_path_warning": "symbol_path_warning",
-}
+# The notes' codes, documented in model/anomaly.py (AnomalyCode.SYMBOL*).
+NOTE_CODES = {code.value: code.value for code in (
+    AnomalyCode.SYMBOLS_MISSING, AnomalyCode.SYMBOL_FILE_UNREADABLE,
+    AnomalyCode.SYMBOL_DOWNLOAD_FAILED, AnomalyCode.SYMBOL_STORE_NOTE,
+    AnomalyCode.SYMBOL_PATH_WARNING)}
 NOT_IN_CODE = "not in code"
 
 
