@@ -103,8 +103,8 @@ def cli() -> None:
 @click.option("--symbols", "symbols", default=None, metavar="PATH",
               help="Symbol path: a folder of PDBs, a symbol store, or a _NT_SYMBOL_PATH "
                    "list (srv*CACHE*URL;DIR); names the stack's frames from PDBs and is "
-                   "given to the debugger. Default: $_NT_SYMBOL_PATH. A URL is contacted "
-                   "only when the path names one.")
+                   "given to the debugger. Default: $_NT_SYMBOL_PATH (its cache only: "
+                   "servers are contacted only when --symbols names them).")
 @click.option("--debugger-timeout", "debugger_timeout", default=300.0, show_default=True,
               type=click.FloatRange(min=1), help="Seconds before the debugger is stopped.")
 @click.pass_context
@@ -140,6 +140,8 @@ def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ..
     report = run_analysis(dump, context, vm, rules=rule_dirs, debugger_text=debugger_text,
                           debugger=debugger,
                           symbols=symbols or os.environ.get("_NT_SYMBOL_PATH") or None,
+                          # a server in the environment's path is not a request to go online
+                          symbol_downloads=symbols is not None,
                           debugger_timeout=debugger_timeout)
     if report.host is None and report.host_choice is not None:  # --context gave nothing
         click.echo(f"dumptriage: warning: --context: {safe(report.host_choice.reason)}; "

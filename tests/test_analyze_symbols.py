@@ -53,3 +53,19 @@ def test_without_symbols_nothing_is_named_from_pdbs_and_symbolic_is_not_imported
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_server_only_in_the_environment_is_not_contacted(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    # Port 9 on loopback: nothing listens, so a request fails at once (no internet used).
+    path = f"srv*{tmp_path / 'sym'}*http://127.0.0.1:9/symbols"
+    monkeypatch.setenv("_NT_SYMBOL_PATH", path)
+    assert main(["analyze", "--json", str(DUMP)]) == 0
+    from_env = json.loads(capsys.readouterr().out)
+    assert "symbol_download_failed" not in {a["code"] for a in from_env["anomalies"]}
+    monkeypatch.delenv("_NT_SYMBOL_PATH")
+    assert main(["analyze", "--json", str(DUMP), "--symbols", path]) == 0
+    asked = json.loads(capsys.readouterr().out)
+    assert "symbol_download_failed" in {a["code"] for a in asked["anomalies"]}

@@ -37,7 +37,8 @@ def analyze(path: str | os.PathLike[str],
             context: Sequence[str | os.PathLike[str]] = (), vm: str | None = None,
             rules: Sequence[str | os.PathLike[str]] | None = None, *,
             debugger_text: str | os.PathLike[str] | None = None, debugger: str | None = None,
-            symbols: str | None = None, debugger_timeout: float = 300.0) -> Report:
+            symbols: str | None = None, debugger_timeout: float = 300.0,
+            symbol_downloads: bool = True) -> Report:
     """Read a kernel dump or a saved debugger transcript (and the VM's host files), report.
 
     ``path`` is a dump or, recognised by its content, debugger text (a saved ``!analyze
@@ -50,8 +51,11 @@ def analyze(path: str | os.PathLike[str],
     ``host_choice`` whose reason says why. ``rules``: folders of extra rule files.
     ``debugger_text``: the dump's saved debugger output, merged in (its symbolised stack
     replaces ours). ``debugger``: None (the default here: not asked, no ``debugger_run``),
-    "none", "auto" (run cdb/kd if one is installed) or a debugger's path; ``symbols`` its
-    symbol path (else _NT_SYMBOL_PATH); ``debugger_timeout`` in seconds.
+    "none", "auto" (run cdb/kd if one is installed) or a debugger's path;
+    ``debugger_timeout`` in seconds. ``symbols``: a symbol path (folders of PDBs, stores,
+    ``srv*CACHE*URL``) that names the frames from PDBs and is given to the debugger;
+    ``symbol_downloads`` False keeps to what is on disk even when the path names a server
+    (the CLI does so for a path taken from _NT_SYMBOL_PATH).
     Raises DumpFormatError if the dump is unreadable, ContextParseError for a broken
     context file or a ``vm`` no file names, RuleFileError for a broken rule file.
     """
@@ -71,7 +75,7 @@ def analyze(path: str | os.PathLike[str],
         report = _with_debugger(report, path, debugger_text, debugger, symbols,
                                 debugger_timeout)
         if symbols and report.debugger is None:  # a debugger's stack is named already
-            report = _with_symbols(report, symbols)
+            report = _with_symbols(report, symbols, symbol_downloads)
     return _with_conclusions(report, [os.fspath(r) for r in rules or ()])
 
 
@@ -112,14 +116,12 @@ def _with_debugger(report: Report, path: str | os.PathLike[str],
     return merge(report, transcript, "run", run.executable)
 
 
-def _with_symbols(report: Report, search_path: str) -> Report:
-    """Frames named from PDBs. A URL in the path (``srv*CACHE*https://...``) is the user
-    asking for the network; without one nothing is downloaded."""
+def _with_symbols(report: Report, search_path: str, downloads: bool) -> Report:
+    """Frames named from PDBs. A server in a path the user gave (``srv*CACHE*https://..``)
+    is the user asking for the network; a path naming none downloads nothing."""
     from dumptriage.symbols import symbolize
 
-    named, notes = symbolize(report, search_path,
-                             allow_network="http://" in search_path.lower()
-                             or "https://" in search_path.lower())
+    named, notes = symbolize(report, search_path, allow_network=downloads)
     return replace(named, anomalies=(*named.anomalies, *notes))
 
 
