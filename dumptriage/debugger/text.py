@@ -66,15 +66,19 @@ _MARKERS = re.compile(
 SNIFF_BYTES = 64 * 1024
 
 
+# Binary files a transcript never starts with: dumps (kernel, user-mode, ELF) and archives.
+_BINARY_MAGIC = (b"PAGEDU", b"MDMP", b"\x7fELF", b"PK\x03\x04", b"MSCF")
+
+
 def looks_like_transcript(head: bytes) -> bool:
     """True when ``head`` (a file's first bytes) is debugger output, not a binary dump."""
-    if head.startswith((b"PAGEDU", b"MDMP", b"\x7fELF", b"PK\x03\x04", b"MSCF")):
+    if head.startswith(_BINARY_MAGIC):
         return False
     text = decode(head[:SNIFF_BYTES]).replace("\r", "").replace("\x00", "")
     return _MARKERS.search(_QUOTE_ANY.sub("", text)) is not None
 
 
-_QUOTE_ANY = re.compile(r"^(?:[ \t]*>)+ ?", re.MULTILINE)
+_QUOTE_ANY = re.compile(_QUOTE.pattern, re.MULTILINE)  # _QUOTE at every line start
 
 
 def is_transcript(path: str | os.PathLike[str]) -> bool:
@@ -82,6 +86,11 @@ def is_transcript(path: str | os.PathLike[str]) -> bool:
     the dump reader then gives its own error)."""
     try:
         with open(path, "rb") as file:
-            return looks_like_transcript(file.read(SNIFF_BYTES))
+            # A dump is told by its first 8 bytes: the other 64 KiB are read for text only
+            # (every dump of a batch passes through here before it is mapped).
+            first = file.read(8)
+            if first.startswith(_BINARY_MAGIC):
+                return False
+            return looks_like_transcript(first + file.read(SNIFF_BYTES - len(first)))
     except OSError:
         return False
