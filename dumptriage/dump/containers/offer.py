@@ -8,6 +8,7 @@ from dumptriage.model.record import Record
 TYPE_CHECKING = False  # see model/record.py
 if TYPE_CHECKING:
     from dumptriage.dump.containers.protocol import VirtualMemory
+    from dumptriage.dump.containers.vcpu import VcpuRegisters
     from dumptriage.dump.kernel.kdbg import Kdbg
     from dumptriage.dump.kernel.registers import Registers
     from dumptriage.model.anomaly import Anomaly
@@ -28,6 +29,7 @@ class KernelOffer(Record):
     driver tables) instead of leaving PsLoadedModuleList/MmUnloadedDrivers to be walked.
     ``prcb_copy``: the crashing CPU's KPRCB when the processor array may be incomplete.
     ``partial_cpus``: a KiProcessorBlock walk may stop early without that being odd.
+    ``vcpus``: per-vCPU registers a host-side dump (QEMU vmcore) saved; empty otherwise.
     """
 
     memory: VirtualMemory | None
@@ -37,4 +39,5 @@ class KernelOffer(Record):
     listed_unloaded: list[UnloadedModule] | None = None
     prcb_copy: PrcbCopy | None = None
     partial_cpus: bool = False
+    vcpus: tuple[VcpuRegisters, ...] = ()
     anomalies: tuple[Anomaly, ...] = ()
