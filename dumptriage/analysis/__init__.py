@@ -29,6 +29,7 @@ from dumptriage.model.report import HostChoice, Report, Source, Tool
 TYPE_CHECKING = False  # see model/record.py
 if TYPE_CHECKING:
     from dumptriage.model.host import VmConfig
+    from dumptriage.symbols.naming import SymbolSession
 
 TOOL = Tool("dumptriage", __version__)
 
@@ -71,11 +72,13 @@ def analyze(path: str | os.PathLike[str],
                 _mode(debugger), "not_a_dump", None,
                 "the input is debugger output already; there is no dump to run it on"))
     else:
-        report = _read_dump(path, host, host_choice)
+        session = _symbol_session(symbols, symbol_downloads)
+        report = _read_dump(path, host, host_choice, session)
         report = _with_debugger(report, path, debugger_text, debugger, symbols,
                                 debugger_timeout)
-        if symbols and report.debugger is None:  # a debugger's stack is named already
-            report = _with_symbols(report, symbols, symbol_downloads)
+        if session is not None and report.debugger is None:  # a debugger's names stay
+            named, notes = session.symbolize(report)
+            report = replace(named, anomalies=(*named.anomalies, *notes))
     return _with_conclusions(report, [os.fspath(r) for r in rules or ()])
 
 
@@ -116,13 +119,14 @@ def _with_debugger(report: Report, path: str | os.PathLike[str],
     return merge(report, transcript, "run", run.executable)
 
 
-def _with_symbols(report: Report, search_path: str, downloads: bool) -> Report:
-    """Frames named from PDBs. A server in a path the user gave (``srv*CACHE*https://..``)
+def _symbol_session(search_path: str | None, downloads: bool) -> SymbolSession | None:
+    """The symbol path opened once: a server in a path the user gave (``srv*CACHE*https://..``)
     is the user asking for the network; a path naming none downloads nothing."""
-    from dumptriage.symbols import symbolize
+    if not search_path:
+        return None
+    from dumptriage.symbols.naming import SymbolSession
 
-    named, notes = symbolize(report, search_path, allow_network=downloads)
-    return replace(named, anomalies=(*named.anomalies, *notes))
+    return SymbolSession(search_path, allow_network=downloads)
 
 
 def _failed(run: DebuggerRun) -> Anomaly:
@@ -138,7 +142,7 @@ def _with_conclusions(report: Report, rule_dirs: list[str]) -> Report:
 
 
 def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
-               host_choice: HostChoice | None) -> Report:
+               host_choice: HostChoice | None, symbols: SymbolSession | None = None) -> Report:
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
         info = name_os(replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base
@@ -146,6 +150,9 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
         # One pass, in a fixed order: the same dump always gives the same anomalies.
         anomalies = dump.all_anomalies()
         bugcheck, stack = dump.bugcheck, dump.stack()
+        if symbols is not None and stack:
+            # The store's image files let x64 unwinding go where the dump has no image.
+            stack = dump.kernel.walk_stack(symbols.image_source)
         modules = classify_modules(_mark_hash_timestamps(dump.modules, info.system_time))
         processors, hung_problems = mark_hung(bugcheck, dump.processors,
                                               complete=dump.kernel.lists_every_cpu)

@@ -85,7 +85,7 @@ class CrashDump:
         """Modules, processors and stack, each computed on first use."""
         from dumptriage.dump.kernel.state import KernelState
 
-        return KernelState(self.container.kernel_offer(), self.info)
+        return KernelState(self.container.kernel_offer(), self.info, self.bugcheck)
 
     @property
     def modules(self) -> list[Module]:
