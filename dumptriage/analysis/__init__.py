@@ -9,7 +9,7 @@ public ``dumptriage.analyze`` function.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +39,8 @@ def analyze(path: str | os.PathLike[str],
             rules: Sequence[str | os.PathLike[str]] | None = None, *,
             debugger_text: str | os.PathLike[str] | None = None, debugger: str | None = None,
             symbols: str | None = None, debugger_timeout: float = 300.0,
-            symbol_downloads: bool = True) -> Report:
+            symbol_downloads: bool = True,
+            symbol_progress: Callable[[str, int, int | None], None] | None = None) -> Report:
     """Read a kernel dump or a saved debugger transcript (and the VM's host files), report.
 
     ``path`` is a dump or, recognised by its content, debugger text (a saved ``!analyze
@@ -56,7 +57,8 @@ def analyze(path: str | os.PathLike[str],
     ``debugger_timeout`` in seconds. ``symbols``: a symbol path (folders of PDBs, stores,
     ``srv*CACHE*URL``) that names the frames from PDBs and is given to the debugger;
     ``symbol_downloads`` False keeps to what is on disk even when the path names a server
-    (the CLI does so for a path taken from _NT_SYMBOL_PATH).
+    (the CLI does so for a path taken from _NT_SYMBOL_PATH); ``symbol_progress(url,
+    bytes_done, bytes_total_or_None)`` is called while a symbol file downloads.
     Raises DumpFormatError if the dump is unreadable, ContextParseError for a broken
     context file or a ``vm`` no file names, RuleFileError for a broken rule file.
     """
@@ -72,7 +74,7 @@ def analyze(path: str | os.PathLike[str],
                 _mode(debugger), "not_a_dump", None,
                 "the input is debugger output already; there is no dump to run it on"))
     else:
-        session = _symbol_session(symbols, symbol_downloads)
+        session = _symbol_session(symbols, symbol_downloads, symbol_progress)
         report = _read_dump(path, host, host_choice, session)
         report = _with_debugger(report, path, debugger_text, debugger, symbols,
                                 debugger_timeout)
@@ -119,14 +121,16 @@ def _with_debugger(report: Report, path: str | os.PathLike[str],
     return merge(report, transcript, "run", run.executable)
 
 
-def _symbol_session(search_path: str | None, downloads: bool) -> SymbolSession | None:
+def _symbol_session(search_path: str | None, downloads: bool,
+                    progress: Callable[[str, int, int | None], None] | None
+                    ) -> SymbolSession | None:
     """The symbol path opened once: a server in a path the user gave (``srv*CACHE*https://..``)
     is the user asking for the network; a path naming none downloads nothing."""
     if not search_path:
         return None
     from dumptriage.symbols.naming import SymbolSession
 
-    return SymbolSession(search_path, allow_network=downloads)
+    return SymbolSession(search_path, allow_network=downloads, progress=progress)
 
 
 def _failed(run: DebuggerRun) -> Anomaly:
