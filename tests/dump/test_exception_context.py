@@ -42,7 +42,7 @@ def _memory(words: dict[int, int], blobs: dict[int, bytes]) -> dict[int, int]:
 
 def _reader(data: dict[int, int]):  # type: ignore[no-untyped-def]
     def read(va: int, size: int) -> bytes | None:
-        if SP <= va and va + size <= SP + 0x2000:
+        if va >= SP and va + size <= SP + 0x2000:
             return bytes(data.get(va + i, 0) for i in range(size))
         return None  # module code is not in this "dump": the CALL check keeps the value
     return read
