@@ -219,3 +219,29 @@ def test_no_scheduler_at_the_address_is_exit_2(tmp_path: Path, monkeypatch: pyte
     assert (code, out) == (2, "")
     assert err.startswith(f"dumptriage: error: tcp://127.0.0.1:{port}: cannot reach the Dask "
                           "scheduler: ") and err.count("\n") == 1
+
+
+def test_a_worker_without_the_analysis_stops_the_run(attempts: Cluster, tmp_path: Path) -> None:
+    # Every try raises (the analysis cannot be imported there): retries=, then one line.
+    from dumptriage.batch.errors import ClusterError
+
+    small_dump(tmp_path / "d" / "a.dmp")
+    options = BatchOptions(roots=(str(tmp_path / "d"),), dask=attempts.address,
+                           analyzer="tests.batch.nowhere:analyze")
+    with HistoryStore(tmp_path / "h.sqlite") as store, pytest.raises(
+            ClusterError, match=r"the Dask workers could not read \S+a\.dmp \(ModuleNotFound"
+            r"Error: No module named 'tests\.batch\.nowhere'\); every worker needs "
+            r"dumptriage\[dask\] "):
+        run_batch(options, store)
+
+
+def test_a_worker_of_another_version_stops_the_run(attempts: Cluster, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from dumptriage.batch import cluster as cluster_module
+    from dumptriage.batch.errors import ClusterError
+
+    small_dump(tmp_path / "d" / "a.dmp")
+    monkeypatch.setattr(cluster_module, "__version__", "0.0.0-client")
+    with pytest.raises(ClusterError, match=r"WorkerMismatch: this Dask worker runs dumptriage "
+                       r"\S+, the client 0\.0\.0-client"):
+        _run(attempts, tmp_path / "d", tmp_path / "h.sqlite", "steady")
