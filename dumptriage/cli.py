@@ -46,6 +46,8 @@ class LazyGroup(click.Group):
                     "List the signatures the batch history holds, over time."),
         "symbols": ("dumptriage.cli_symbols", "symbols_command",
                     "List the PDBs and images a dump needs, and which are here."),
+        "serve": ("dumptriage.cli_serve", "serve_command",
+                  "Run the triage service: an HTTP API and a page to drop dumps on."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
