@@ -80,3 +80,39 @@ def test_walk_keeps_the_dispatch_below_the_record_then_walks_from_it() -> None:
         ("exception_context", DRV.base + 0x1234, None),
         ("scan", DRV.base + 0x2000, SP + 0x980),
     ]
+
+
+def _trap_x64(rip: int, rsp: int, cs: int = 0x10) -> bytes:
+    blob = bytearray(0x190)
+    struct.pack_into("<Q", blob, 0x168, rip)  # ntdiff _KTRAP_FRAME (x64): Rip +0x168
+    struct.pack_into("<H", blob, 0x170, cs)   # SegCs +0x170
+    struct.pack_into("<Q", blob, 0x180, rsp)  # Rsp +0x180
+    return bytes(blob)
+
+
+def test_0x8e_trap_frame_gives_the_interrupted_registers() -> None:
+    read = _reader(_memory({}, {CONTEXT_AT: _trap_x64(DRV.base + 0x40, SP + 0x800)}))
+    found = exception_context(read, 0x1000008E, (0xC0000005, DRV.base + 0x40, CONTEXT_AT, 0),
+                              "x64")
+    assert found is not None and found.record == "KTRAP_FRAME" and found.argument == 3
+    assert (found.registers.ip, found.registers.sp) == (DRV.base + 0x40, SP + 0x800)
+
+
+def test_a_trap_from_user_mode_is_not_walked() -> None:
+    read = _reader(_memory({}, {CONTEXT_AT: _trap_x64(0x7FF600001000, 0x1000, cs=0x33)}))
+    assert exception_context(read, 0x8E, (0, 0, CONTEXT_AT, 0), "x64") is None
+
+
+def test_x86_kernel_trap_esp_is_the_frames_hardware_esp_slot() -> None:
+    blob = bytearray(0x78)
+    struct.pack_into("<III", blob, 0x60, 0x8000F000, 0, 0x93768123)  # Ebp, ErrCode, Eip
+    struct.pack_into("<I", blob, 0x6C, 0x8)  # SegCs: kernel code
+    base = 0x8A000000
+
+    def read(va: int, size: int) -> bytes | None:
+        return bytes(blob[va - base : va - base + size]) if va == base else None
+
+    found = exception_context(read, 0x8E, (0, 0, base, 0), "x86")
+    assert found is not None
+    assert (found.registers.ip, found.registers.sp, found.registers.fp) == (
+        0x93768123, base + 0x74, 0x8000F000)
