@@ -164,7 +164,10 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
         module_map = ModuleMap(modules, dump.kernel.module_map.images)
         culprit = probable_culprit(bugcheck, stack, module_map, explanation.name)
         return Report(
-            source=Source(path=str(path), kind="kernel_dump"),
+            # A QEMU vmcore (ELF or kdump-compressed) is "vmcore"; every Windows dump
+            # container is "kernel_dump".
+            source=Source(path=str(path),
+                          kind="vmcore" if dump.container.kind == "vmcore" else "kernel_dump"),
             dump=info,
             bugcheck=bugcheck,
             explanation=explanation,
