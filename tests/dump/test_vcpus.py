@@ -198,3 +198,23 @@ def test_ordinary_dumps_get_no_vcpus(tmp_path: Path) -> None:
     assert report["vcpus"] == [] and report["source"]["kind"] == "kernel_dump"
     assert "kernel_image_key" not in report["dump"]
 
+
+
+def test_crash_dumps_import_none_of_the_vmcore_code() -> None:
+    # The open path stays as cheap as before (bench/, model/record.py): discovery, the
+    # vCPU classifier and its renderer load only for a dump that offers vCPUs.
+    import subprocess
+    import sys
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "win10-x64-full" / "MEMORY.DMP"
+    probe = (
+        "import sys\n"
+        "from dumptriage import analyze\n"
+        "from dumptriage.render.text import render_text\n"
+        f"render_text(analyze({str(sample)!r}))\n"
+        "names = ('discovery', 'guest_paging', 'kernel_image', 'kpcr', 'vcpu_state',\n"
+        "         'vcpus', 'guest_info', 'vcpu_text')\n"
+        "print(sorted(m for m in sys.modules if m.rsplit('.', 1)[-1] in names))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
