@@ -56,7 +56,7 @@ class SynthVmcore:
     def info(self) -> DumpInfo:
         return DumpInfo(
             signature="ELF", arch=self._arch, machine=62 if self._arch == "x64" else 3,
-            pae=None, dump_type_code=None, dump_type="vmcore",
+            pae=None, dump_type_code=None, dump_type="vmcore_elf",
             banner="QEMU dump-guest-memory ELF core (test container)", header_size=0x40,
             os=OsInfo(build=0, nt_version=None, product_name=None, checked=False,
                       product_type=None, suite_mask=None),

@@ -141,7 +141,7 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
                host_choice: HostChoice | None) -> Report:
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
-        vmcore = dump.is_vmcore
+        vmcore = dump.is_vmcore or dump.container.kind == "vmcore"
         # A vmcore's facts come from discovery (dump/kernel/discovery.py), kernel base too.
         given = dump.kernel.info if vmcore else dump.info
         base = kdbg.kern_base if kdbg and kdbg.kern_base else \
@@ -149,7 +149,9 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
         info = name_os(replace(given, kernel_base=base))
         # One pass, in a fixed order: the same dump always gives the same anomalies.
         anomalies = dump.all_anomalies()
-        bugcheck, stack = dump.bugcheck, dump.stack()
+        # A hung guest's vmcore records no stop code: the report's bugcheck is null.
+        bugcheck = dump.bugcheck if dump.has_bugcheck else None
+        stack = dump.stack()
         modules = classify_modules(_mark_hash_timestamps(dump.modules, info.system_time))
         processors, hung_problems = (mark_hung(bugcheck, dump.processors,
                                                complete=dump.kernel.lists_every_cpu)
@@ -160,6 +162,8 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
         culprit = (probable_culprit(bugcheck, stack, module_map, explanation.name)
                    if bugcheck is not None and explanation is not None else None)
         return Report(
+            # A QEMU vmcore (ELF or kdump-compressed, or any container offering vCPU
+            # registers) is "vmcore"; every Windows dump container is "kernel_dump".
             source=Source(path=str(path), kind="vmcore" if vmcore else "kernel_dump"),
             dump=info,
             bugcheck=bugcheck,

@@ -46,6 +46,12 @@ class CrashDump:
         self.bugcheck: BugCheck | None = container.bugcheck
 
     @property
+    def has_bugcheck(self) -> bool:
+        """False when the dump records no stop code: a QEMU vmcore of a live or hung guest
+        gives ``bugcheck`` code 0 with zero arguments then (containers/vmcore.py)."""
+        return bool(getattr(self.container, "has_bugcheck", True))
+
+    @property
     def path(self) -> Path:
         from pathlib import Path
 

@@ -5,8 +5,8 @@ container it has. Each part is computed on first use and cached, and keeps the a
 it found (a list cut short, a page not in the dump, an unknown build) to itself, so that
 ``anomalies()`` lists them in one fixed order whatever was touched first.
 
-A host-side memory dump (a QEMU vmcore) offers vCPU registers and no KDBG: then the
-paging root, kernel, module list, build and per-CPU KPRCBs come from ``discovery.py``,
+A host-side memory dump (a QEMU vmcore) offers vCPU registers and usually no KDBG: then
+the paging root, kernel, module list, build and per-CPU KPRCBs come from ``discovery.py``,
 ``info`` is the container's facts completed by it, and ``vcpus`` says what each vCPU was
 doing. Nothing of that is imported or computed for an ordinary crash dump.
 """
@@ -76,9 +76,10 @@ class KernelState:
 
     @cached_property
     def discovery(self) -> Discovery | None:
-        """Windows found from the vCPUs' registers; None unless the dump offers vCPUs and
-        no KDBG (an ordinary crash dump never gets here)."""
-        if not self._offer.vcpus or self._kdbg is not None:
+        """Windows found from the vCPUs' registers; None unless the dump offers vCPUs (an
+        ordinary crash dump never gets here). A KDBG the container found too (a guest
+        header's decoded copy) still names the module list first."""
+        if not self._offer.vcpus:
             return None
         from dumptriage.dump.kernel.discovery import discover
 
