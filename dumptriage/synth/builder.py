@@ -249,6 +249,16 @@ def _manifest(spec: DumpSpec, g: _Guest, hsize: int, cont: C.Container, size: in
     return dataclasses.replace(built, samples=tuple(samples))
 
 
+def guest_memory(spec: DumpSpec) -> tuple[BuiltDump, tuple[tuple[int, int], ...],
+                                          dict[int, bytes]]:
+    """The world as guest-physical memory, for the vmcore writers (synth/vmcore.py): the
+    manifest, RAM runs as (address, size), and each page that holds content by address.
+    With ``spec.guest`` the manifest's ``vcpus`` are the registers to put in the notes."""
+    built, _, _, mem = _prepare(spec)
+    runs = tuple((base * PAGE, count * PAGE) for base, count in mem.runs)
+    return built, runs, {pfn * PAGE: bytes(buf) for pfn, buf in sorted(mem.pages.items())}
+
+
 def build(spec: DumpSpec) -> BuiltDump:
     """Build the dump in memory; the bytes are in `.data`."""
     built, header, cont, mem = _prepare(spec)

@@ -30,6 +30,10 @@ def completed_info(info: DumpInfo, found: Discovery) -> DumpInfo:
         os_ = replace(os_, product_type=PRODUCT_TYPES.get(found.product_type),
                       suite_mask=found.suite_mask, suites=suites)
     root = found.root
+    # The root that maps kernel memory beats the container's guess (vCPU 0's CR3, which
+    # is a user root under KVA shadow when vCPU 0 was in user mode).
+    dtb = root.dtb if root is not None and root.verified else \
+        info.directory_table_base or (root.dtb if root else None)
     pae = info.pae
     if pae is None and info.arch == "x86" and root is not None:
         pae = root.mode is PagingMode.X86_PAE
@@ -37,7 +41,7 @@ def completed_info(info: DumpInfo, found: Discovery) -> DumpInfo:
         info, os=os_, pae=pae,
         kernel_base=info.kernel_base or (found.kernel.base if found.kernel else None),
         ps_loaded_module_list=info.ps_loaded_module_list or found.ps_loaded_module_list,
-        directory_table_base=info.directory_table_base or (root.dtb if root else None),
+        directory_table_base=dtb,
         kernel_image_key=info.kernel_image_key or found.image_key)
 
 
