@@ -149,25 +149,33 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
                host_choice: HostChoice | None, symbols: SymbolSession | None = None) -> Report:
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
-        info = name_os(replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base
-                               else None))
+        vmcore = dump.is_vmcore or dump.container.kind == "vmcore"
+        # A vmcore's facts come from discovery (dump/kernel/discovery.py), kernel base too.
+        given = dump.kernel.info if vmcore else dump.info
+        base = kdbg.kern_base if kdbg and kdbg.kern_base else \
+            (given.kernel_base if vmcore else None)
+        info = name_os(replace(given, kernel_base=base))
         # One pass, in a fixed order: the same dump always gives the same anomalies.
         anomalies = dump.all_anomalies()
-        bugcheck, stack = dump.bugcheck, dump.stack()
+        # A hung guest's vmcore records no stop code: the report's bugcheck is null.
+        bugcheck = dump.bugcheck if dump.has_bugcheck else None
+        stack = dump.stack()
         if symbols is not None and stack:
             # The store's image files let x64 unwinding go where the dump has no image.
             stack = dump.kernel.walk_stack(symbols.image_source)
         modules = classify_modules(_mark_hash_timestamps(dump.modules, info.system_time))
-        processors, hung_problems = mark_hung(bugcheck, dump.processors,
-                                              complete=dump.kernel.lists_every_cpu)
-        explanation = explain(bugcheck.code, bugcheck.args, info.pointer_bits)
+        processors, hung_problems = (mark_hung(bugcheck, dump.processors,
+                                               complete=dump.kernel.lists_every_cpu)
+                                     if bugcheck is not None else (dump.processors, []))
+        explanation = (explain(bugcheck.code, bugcheck.args, info.pointer_bits)
+                       if bugcheck is not None else None)
         module_map = ModuleMap(modules, dump.kernel.module_map.images)
-        culprit = probable_culprit(bugcheck, stack, module_map, explanation.name)
+        culprit = (probable_culprit(bugcheck, stack, module_map, explanation.name)
+                   if bugcheck is not None and explanation is not None else None)
         return Report(
-            # A QEMU vmcore (ELF or kdump-compressed) is "vmcore"; every Windows dump
-            # container is "kernel_dump".
-            source=Source(path=str(path),
-                          kind="vmcore" if dump.container.kind == "vmcore" else "kernel_dump"),
+            # A QEMU vmcore (ELF or kdump-compressed, or any container offering vCPU
+            # registers) is "vmcore"; every Windows dump container is "kernel_dump".
+            source=Source(path=str(path), kind="vmcore" if vmcore else "kernel_dump"),
             dump=info,
             bugcheck=bugcheck,
             explanation=explanation,
@@ -175,6 +183,7 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
             unloaded_modules=tuple(dump.unloaded_modules),
             processors=tuple(processors),
             stack=tuple(stack),
+            vcpus=dump.vcpus,
             culprit=culprit,
             host=host,
             host_choice=host_choice,
