@@ -176,6 +176,9 @@ class DaskEngine:
                 elif len(chunk) > 1 and self._killed(result) is not None:
                     for item in chunk:  # which of them kills workers: each on its own
                         submit([item])
+                elif future.status == "cancelled":
+                    raise ClusterError(self.address, "the Dask scheduler dropped the work "
+                                       f"(was it restarted?) while {chunk[0].path} was on it")
                 else:
                     yield chunk[0], self._failed(chunk[0], result)
                 top_up()
