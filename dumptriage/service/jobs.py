@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import threading
 import uuid
@@ -235,15 +236,15 @@ def _unrooted(outcome: Outcome, folder: Path) -> Outcome:
     """The outcome with the job folder's paths shown as the uploaded names (``vm113.xml``,
     not ``/srv/data/uploads/ID/context/vm113.xml``): the server's layout is not the
     client's business, and the reports read as for the files the engineer dropped."""
-    prefixes = [f"{folder}/context/", f"{folder}/dump/", f"{folder}/"]
     row = outcome.row
-    error = row.error
-    for prefix in prefixes:
-        error = error.replace(prefix, "") if error else error
+    error = _unroot(row.error, str(folder)) if row.error else row.error
     report = outcome.report
     if report is not None:
         text = json.dumps(unpack_report(report), separators=(",", ":"))
-        for prefix in prefixes:
-            text = text.replace(json.dumps(prefix)[1:-1], "")
-        report = pack_report(json.loads(text))
+        report = pack_report(json.loads(_unroot(text, json.dumps(str(folder))[1:-1])))
     return replace(outcome, row=replace(row, error=error), report=report)
+
+
+def _unroot(text: str, folder: str) -> str:
+    """``FOLDER/context/N/``, ``FOLDER/dump/`` and ``FOLDER/`` taken out of ``text``."""
+    return re.sub(re.escape(folder) + r"/(?:context/\d+/|dump/)?", "", text)
