@@ -22,7 +22,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -80,14 +80,14 @@ class Jobs:
     def start(self) -> None:
         uploads = self.config.uploads
         uploads.mkdir(parents=True, exist_ok=True)
-        for leftover in uploads.iterdir():  # a previous run's unfinished uploads
-            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in [*uploads.iterdir(), self.config.data / "work"]:
+            shutil.rmtree(leftover, ignore_errors=True)  # a previous run's unfinished work
         self._call(self._open)
         for n in range(max(1, self.config.workers)):
             # Daemon threads: a shutdown does not wait for an analysis to end; the worker
             # processes are daemonic too, so multiprocessing ends them at exit.
-            runner = threading.Thread(target=self._runner, name=f"dumptriage-job-{n}",
-                                      daemon=True)
+            runner = threading.Thread(target=self._runner, args=(n,),
+                                      name=f"dumptriage-job-{n}", daemon=True)
             runner.start()
             self._runners.append(runner)
 
@@ -169,38 +169,73 @@ class Jobs:
         return None
 
     # --- running --------------------------------------------------------------------
-    def _runner(self) -> None:
+    def _runner(self, n: int) -> None:
+        """One long-lived batch Pool of one worker process: it asks for the next job only
+        when its worker is idle (depth 1), so a warm worker (rules and catalogues loaded)
+        takes job after job; a killed or dead one is replaced by the Pool."""
+        from dumptriage.batch.engine import Pool
+        from dumptriage.batch.worker import WorkerOptions
+
+        scratch = self.config.data / "work" / f"worker-{n}"  # archive members go here
+        scratch.mkdir(parents=True, exist_ok=True)
+        limits = self.config.limits
+        pool = Pool(1, WorkerOptions(limits=limits.archive, analyzer=self.config.analyzer,
+                                     tmpdir=str(scratch)), limits.timeout, depth=1)
+        taken: dict[str, Job] = {}
+        while True:
+            try:
+                for item, outcomes in pool.run(self._inputs(taken)):
+                    self._done(taken.pop(item.abspath), item, outcomes, scratch)
+                return
+            except Exception as err:  # a bug of ours: its jobs fail, the runner goes on
+                for job in list(taken.values()):
+                    self._fail(job, err)
+                taken.clear()
+
+    def _inputs(self, taken: dict[str, Job]) -> Iterator[Input]:
         while True:
             job = self._queue.get()
             if job is None:
                 return
             try:
-                self._run(job)
-            except Exception as err:  # a bug of ours: the job fails, the runner goes on
-                self._call(self.ledger.finished, job.id, None, None,
-                           (INTERNAL, f"internal error: {type(err).__name__}: {err}"))
-            finally:
-                shutil.rmtree(job.folder, ignore_errors=True)
-                self.release()
+                item = self._input(job)
+            except Exception as err:
+                self._fail(job, err)
+                continue
+            taken[item.abspath] = job
+            yield item
 
-    def _run(self, job: Job) -> None:
-        from dumptriage.batch.engine import Pool
-        from dumptriage.batch.worker import WorkerOptions
-
+    def _input(self, job: Job) -> Input:
         self._call(self.ledger.started, job.id)
         dump = job.received.dump
         assert dump is not None
         st = os.stat(dump.path)
-        item = Input(dump.name, str(dump.path), dump.kind,
+        return Input(dump.name, str(dump.path), dump.kind,
                      tuple(str(c.path) for c in job.received.context), job.vm,
                      FileStat(st.st_size, st.st_mtime_ns, st.st_ino))
-        limits = self.config.limits
-        options = WorkerOptions(limits=limits.archive, analyzer=self.config.analyzer,
-                                tmpdir=str(job.folder))
-        outcomes = [o for _, done in Pool(1, options, limits.timeout).run([item])
-                    for o in done]
-        outcomes = [_unrooted(o, job.folder) for o in outcomes]
-        self._call(self._record, job, item, outcomes)
+
+    def _done(self, job: Job, item: Input, outcomes: list[Outcome], scratch: Path) -> None:
+        # Files first, then the answer: a client that sees "done" finds nothing left over.
+        for leftover in scratch.iterdir():  # members of an archive refused half-way
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(job.folder, ignore_errors=True)
+        try:
+            self._call(self._record, job, item, [_unrooted(o, job.folder) for o in outcomes])
+        except Exception as err:
+            self._fail(job, err)
+            return
+        self.release()
+
+    def _fail(self, job: Job, err: Exception) -> None:
+        try:
+            self._call(self.ledger.finished, job.id, None, None,
+                       (INTERNAL, f"internal error: {type(err).__name__}: {err}"))
+        finally:
+            self._cleanup(job)
+
+    def _cleanup(self, job: Job) -> None:
+        shutil.rmtree(job.folder, ignore_errors=True)
+        self.release()
 
     def _record(self, job: Job, item: Input, outcomes: list[Outcome]) -> None:
         run_id = self._store.start_run([f"upload:{job.id}"])

@@ -191,7 +191,9 @@ def test_zip_bombs_are_stopped(strict: Server) -> None:
     assert (done["status"], done["error_code"]) == ("failed", "DT610")
     assert "zip bomb" in str(done["error"])
     assert time.monotonic() - started < 30
-    assert _uploads_left(strict) == []  # the partly expanded member went with the job
+    assert _uploads_left(strict) == []
+    # the partly expanded member is not left behind
+    assert [p for p in (strict.data / "work").rglob("*") if p.is_file()] == []
 
 
 def test_archive_members_that_climb_out_are_not_extracted(strict: Server) -> None:
