@@ -36,6 +36,7 @@ OPENAPI = HERE / "openapi.json"
 FEED_EVERY = 256 << 10  # bytes gathered from the socket before they are parsed off the loop
 MULTIPART_SLACK = 1 << 20  # boundaries and part headers on top of --max-upload
 DRAIN_LIMIT = 16 << 20  # read (and drop) this much of a refused body so the client hears why
+MAX_WAIT = 60  # seconds a GET may wait for its analysis to finish (?wait=)
 _ID = re.compile(r"^[0-9a-f]{32}$")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -146,7 +147,15 @@ async def _refuse(request: Request, err: UploadRefused) -> Response:
 async def get_analysis(request: Request) -> Response:
     jobs: Jobs = request.app.state.jobs
     job_id = request.path_params["id"]
-    found = await jobs.db(jobs.ledger.get, job_id) if _ID.match(job_id) else None
+    wait = request.query_params.get("wait", "0")
+    if not wait.isdigit() or int(wait) > MAX_WAIT:
+        return error(400, f"wait must be a whole number of seconds from 0 to {MAX_WAIT}")
+    if not _ID.match(job_id):
+        return error(404, f"no analysis {job_id!r}")
+    found = await jobs.db(jobs.ledger.get, job_id)
+    if found is not None and found["status"] in ("queued", "running") and int(wait):
+        await jobs.wait(job_id, int(wait))
+        found = await jobs.db(jobs.ledger.get, job_id)
     if found is None:
         return error(404, f"no analysis {job_id!r}")
     return JSONResponse(found)

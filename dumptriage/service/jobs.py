@@ -14,6 +14,7 @@ All SQLite work happens on one thread (``_db``); the event loop awaits it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -74,6 +75,8 @@ class Jobs:
         self._active = 0  # uploads in progress + queued + running
         self._runners: list[threading.Thread] = []
         self._ledger: Ledger | None = None  # both owned by the _db thread
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finished: dict[str, asyncio.Event] = {}  # jobs in progress (event loop only)
         self._store: Any = None
 
     # --- life -----------------------------------------------------------------------
@@ -154,8 +157,27 @@ class Jobs:
             shutil.rmtree(job.folder, ignore_errors=True)
             self.release()
             return {**existing, "deduplicated": True}
+        self._loop = asyncio.get_running_loop()
+        self._finished[job.id] = asyncio.Event()
         self._queue.put(job)
         return {"id": job.id, "status": "queued", "deduplicated": False}
+
+    async def wait(self, job_id: str, seconds: float) -> None:
+        """Until the job is done or failed, or ``seconds`` have passed (a long poll)."""
+        event = self._finished.get(job_id)
+        if event is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), seconds)
+
+    def _announce(self, job_id: str) -> None:
+        """From a runner thread: the job's outcome is in the ledger."""
+        def finished() -> None:
+            event = self._finished.pop(job_id, None)
+            if event is not None:
+                event.set()
+
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(finished)
 
     def _find_or_add(self, job: Job, key: str) -> dict[str, Any] | None:
         # One thread does all database work, so finding and adding cannot interleave.
@@ -224,6 +246,7 @@ class Jobs:
         except Exception as err:
             self._fail(job, err)
             return
+        self._announce(job.id)
         self.release()
 
     def _fail(self, job: Job, err: Exception) -> None:
@@ -231,6 +254,7 @@ class Jobs:
             self._call(self.ledger.finished, job.id, None, None,
                        (INTERNAL, f"internal error: {type(err).__name__}: {err}"))
         finally:
+            self._announce(job.id)
             self._cleanup(job)
 
     def _cleanup(self, job: Job) -> None:

@@ -279,3 +279,15 @@ def test_the_page_script_never_parses_text_as_html() -> None:
             assert sink not in text, f"{script.name} uses {sink}"
     for page in static.glob("*.html"):
         assert "<script>" not in page.read_text() and "http" not in page.read_text()
+
+
+def test_a_long_poll_answers_when_the_job_ends(strict: Server) -> None:
+    with _authed(strict) as client:
+        accepted = client.post("/v1/analyses", files=[("dump", ("slow-poll.dmp", b"PAGEDU64"))])
+        started = time.monotonic()
+        answer = client.get(f"/v1/analyses/{accepted.json()['id']}", params={"wait": "30"})
+        took = time.monotonic() - started
+        assert client.get(f"/v1/analyses/{accepted.json()['id']}",
+                          params={"wait": "61"}).status_code == 400
+    assert answer.json()["status"] == "failed"  # the stand-in takes 1.5 s, then no dump
+    assert 0.5 < took < 20

@@ -101,8 +101,7 @@ async function analyse(dump, context) {
     row.bar.value = row.bar.max;
     while (analysis.status === "queued" || analysis.status === "running") {
       row.state.textContent = analysis.status;
-      await new Promise((r) => setTimeout(r, 400));
-      analysis = await api(`/v1/analyses/${analysis.id}`);
+      analysis = await api(`/v1/analyses/${analysis.id}?wait=20`);  // answers when done
     }
     if (analysis.status === "failed") {
       row.state.textContent = `failed: ${analysis.error}`;
