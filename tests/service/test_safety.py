@@ -291,3 +291,13 @@ def test_a_long_poll_answers_when_the_job_ends(strict: Server) -> None:
                           params={"wait": "61"}).status_code == 400
     assert answer.json()["status"] == "failed"  # the stand-in takes 1.5 s, then no dump
     assert 0.5 < took < 20
+
+
+def test_more_than_32_host_files_are_refused(strict: Server) -> None:
+    fields = [("dump", ("d.dmp", b"PAGEDU64"))]
+    fields += [("context", (f"h{i}.log", b"x")) for i in range(33)]
+    with _authed(strict) as client:
+        answer = client.post("/v1/analyses", files=fields)
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "more than 32 context files"
+    assert _uploads_left(strict) == []
