@@ -127,7 +127,9 @@ def _run(config: ServiceConfig) -> None:
                f"(data: {config.data}, {config.workers} workers"
                f"{', token required' if config.token else ''})", err=True)
     uvicorn.run(create_app(config), host=config.host, port=config.port,
-                log_level="warning", access_log=False, lifespan="on")
+                log_level="warning", access_log=False, lifespan="on",
+                # long polls (?wait=) are not waited for at Ctrl-C or SIGTERM
+                timeout_graceful_shutdown=5)
 
 
 def _check_port(host: str, port: int) -> None:
