@@ -13,7 +13,9 @@ module):
 4. PsLoadedModuleList: KdVersionBlock (x86) or the kernel's export table (section 3.1),
    accepted only when its first entry is the kernel image;
 5. the build: DBGKD_GET_VERSION64.MinorVersion (section 3.4), KUSER_SHARED_DATA
-   NtBuildNumber (Windows 10+), or the kernel's FileVersion resource.
+   NtBuildNumber (Windows 10+), or the kernel's FileVersion resource;
+6. x64 only, optional: the encoded KDBG, decoded with keys read from KdCopyDataBlock's code
+   (kdbg_decode.py, section 3.2). It adds its offsets and lists; nothing needs it.
 
 Every step is bounded and gives an anomaly rather than an exception when it fails.
 """
@@ -26,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dumptriage.dump.containers.vcpu import VcpuRegisters
 from dumptriage.dump.kernel import kernel_image as K
 from dumptriage.dump.kernel.guest_paging import PagingRoot, choose_root
+from dumptriage.dump.kernel.kdbg import Kdbg
+from dumptriage.dump.kernel.kdbg_decode import decode_kdbg, find_keys
 from dumptriage.dump.kernel.kpcr import GuestCpu, locate
 from dumptriage.dump.kernel.layouts import (
     DbgkdVersionLayout,
@@ -73,6 +77,7 @@ class Discovery(Record):
     product_type: int | None  # KUSER_SHARED_DATA.NtProductType (1 WinNt, 2 LanManNt, 3 Server)
     suite_mask: int | None
     anomalies: tuple[Anomaly, ...]
+    kdbg: Kdbg | None = None  # x64: decoded with keys from KdCopyDataBlock (optional)
 
     @property
     def image_key(self) -> str | None:
@@ -121,7 +126,8 @@ def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
             AnomalyCode.KERNEL_NOT_FOUND, "kernel image",
             "no Windows kernel image found from KdVersionBlock, the IDT handlers or the "
             "vCPUs' kernel-mode RIPs"))
-    head = _module_list(read, kernel, version, bits, problems) if kernel else None
+    kdbg = _decoded_kdbg(read, kernel, problems) if kernel is not None and bits == 64 else None
+    head = _module_list(read, kernel, version, kdbg, bits, problems) if kernel else None
     build, source = _build(read, kernel, version, kuser_va)
     if build is None:
         problems.append(anomaly(
@@ -134,7 +140,20 @@ def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
         ps_loaded_module_list=head, build=build, build_source=source,
         product_type=product if product in (1, 2, 3) else None,
         suite_mask=_u32(read, kuser_va + kuser.suite_mask) if product in (1, 2, 3) else None,
-        anomalies=tuple(problems))
+        anomalies=tuple(problems), kdbg=kdbg)
+
+
+def _decoded_kdbg(read: ReadBytes, kernel: PeImage, problems: list[Anomaly]) -> Kdbg | None:
+    keys = find_keys(read, kernel)
+    if keys is None:
+        return None  # the usual case without a debugger's help: nothing to report
+    found = decode_kdbg(read, keys)
+    if found is None:
+        problems.append(anomaly(
+            AnomalyCode.KDBG_UNAVAILABLE, "KdDebuggerDataBlock",
+            f"KdCopyDataBlock names the block at {keys.data_block:#x}, but it does not "
+            "decode to a 'KDBG' header with the keys it names"))
+    return found
 
 
 def _u32(read: ReadBytes, va: int) -> int | None:
@@ -177,8 +196,8 @@ def _kernel(read: ReadBytes, vcpus: Sequence[VcpuRegisters], version: KdVersion 
     return image, how
 
 
-def _module_list(read: ReadBytes, kernel: PeImage, version: KdVersion | None, bits: int,
-                 problems: list[Anomaly]) -> int | None:
+def _module_list(read: ReadBytes, kernel: PeImage, version: KdVersion | None,
+                 kdbg: Kdbg | None, bits: int, problems: list[Anomaly]) -> int | None:
     candidates: list[tuple[int, str]] = []
     if version is not None and version.ps_loaded_module_list:
         candidates.append((version.ps_loaded_module_list, "KdVersionBlock"))
@@ -186,6 +205,8 @@ def _module_list(read: ReadBytes, kernel: PeImage, version: KdVersion | None, bi
                   None)
     if export is not None:
         candidates.append((kernel.base + export, "the kernel's export table"))
+    if kdbg is not None and kdbg.ps_loaded_module_list:
+        candidates.append((kdbg.ps_loaded_module_list, "the decoded KDBG"))
     ldr = ldr_layout("x64" if bits == 64 else "x86")
     for head, _ in candidates:
         first = read_pointer(read, head, bits)

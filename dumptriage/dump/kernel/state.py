@@ -45,6 +45,7 @@ TYPE_CHECKING = False  # see model/record.py
 if TYPE_CHECKING:
     from dumptriage.dump.containers.protocol import VirtualMemory
     from dumptriage.dump.kernel.discovery import Discovery
+    from dumptriage.dump.kernel.kdbg import Kdbg
     from dumptriage.dump.memory.physical import PhysicalMemory
     from dumptriage.model.vcpu import Vcpu
 
@@ -62,7 +63,6 @@ class KernelState:
         self._offer = offer
         self._container_info = info
         self._physical = physical
-        self._kdbg = offer.kdbg
         self._header_regs = offer.header_registers
         self._found: dict[str, list[Anomaly]] = {part: [] for part in self.PARTS}
 
@@ -102,6 +102,14 @@ class KernelState:
     @property
     def _info(self) -> DumpInfo:
         return self.info
+
+    @cached_property
+    def _kdbg(self) -> Kdbg | None:
+        """The container's KDBG; for a vmcore, else the one discovery decoded."""
+        if self._offer.kdbg is not None or not self._offer.vcpus:
+            return self._offer.kdbg
+        found = self.discovery
+        return found.kdbg if found is not None else None
 
     @cached_property
     def _read(self) -> ReadBytes:
@@ -272,11 +280,12 @@ class KernelState:
         found = self.discovery
         if found is None or not self._decodable:
             return ()
-        from dumptriage.dump.kernel.vcpus import vcpu_record
+        from dumptriage.dump.kernel.vcpus import PrcbFields, vcpu_record
 
         walker = StackWalker(self._read, self.module_map, self._info.pointer_bits)
         by_index = {cpu.index: cpu for cpu in found.cpus}
-        return tuple(vcpu_record(regs, by_index.get(regs.index), self._read, self.layout,
+        fields = PrcbFields.of(self._kdbg, self.layout)
+        return tuple(vcpu_record(regs, by_index.get(regs.index), self._read, fields,
                                  self.module_map, walker, self._vcpu_bounds,
                                  self._info.pointer_bits)
                      for regs in self._offer.vcpus)
