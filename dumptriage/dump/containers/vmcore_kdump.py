@@ -123,7 +123,30 @@ class KdumpLayout:
         bitmap_len = int(h.bitmap_blocks) * PAGE_SIZE
         self.bitmap = self._bitmap(image, bitmap_at, bitmap_len, max_mapnr)
         self.descs_at = bitmap_at + bitmap_len
-        self.anomalies += _codec_anomalies(self.compression)
+        self.anomalies += self._truncation(image) + _codec_anomalies(self.compression)
+
+    def _truncation(self, image: Image) -> list[Anomaly]:
+        """A cut-short file: the descriptor table, or the last page's data, past its end."""
+        count = self.bitmap.page_count
+        table_end = self.descs_at + count * _DESC
+        if table_end > image.size:
+            return [anomaly(
+                AnomalyCode.DUMP_TRUNCATED, "kdump page descriptors",
+                f"the table of {count} descriptors runs to {table_end:#x} but the image ends "
+                f"at {image.size:#x}: pages past the cut read as absent")]
+        # Page data follows the descriptors in PFN order, so a cut in it shows in the last
+        # ones (zero pages all point at the first data page): look at the last 256.
+        tail = min(count, 256)
+        last = image.read(table_end - tail * _DESC, tail * _DESC)
+        end = max((int(d.ofs_data) + min(int(d.len_data), PAGE_SIZE)
+                   for d in (read_flat(KDUMP_PAGE_DESC, last, i * _DESC) for i in range(tail))),
+                  default=0)
+        if end > image.size:
+            return [anomaly(
+                AnomalyCode.DUMP_TRUNCATED, "kdump page data",
+                f"the last pages' data runs to {end:#x} but the image ends at "
+                f"{image.size:#x}: pages whose data is past the cut read as absent")]
+        return []
 
     def _notes(self, image: Image, h: SimpleNamespace, s: SimpleNamespace) -> tuple[int, bytes]:
         if int(h.header_version) < 4:  # offset_note exists from header_version 4 on
