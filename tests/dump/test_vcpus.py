@@ -95,6 +95,9 @@ def test_x64_kernel_modules_build_and_every_vcpu(make: Opener, tmp_path: Path) -
     assert [(p["prcb"], p["thread"]) for p in report["processors"]] == [
         (_hex(v.prcb), _hex(v.thread)) for v in built.vcpus]
     assert report["stack"] == []  # no crashing thread in a hung guest
+    # No bugcheck to blame from: the driver the IF=0 spinning vCPU runs is the culprit.
+    assert report["culprit"]["module"] == "spindrv.sys"
+    assert "vCPU 2" in report["culprit"]["reason"]
 
 
 def test_x64_win7_dpc_and_halted_with_interrupts_off(make: Opener, tmp_path: Path) -> None:
@@ -126,6 +129,7 @@ def test_x86_pae_kdversionblock_irql_and_ebp_chain(make: Opener, tmp_path: Path)
     # EBP chain: [ebp+4] is nt!IofCallDriver+0x63 (the story's return address).
     chain = [(f["method"], f["symbol"]) for f in vcpus[1]["stack"]]
     assert ("frame_pointer", "nt!IofCallDriver+0x63") in chain
+    assert report["culprit"]["module"] == "qutmdrv.sys"
     assert _codes(report) == []
 
 
