@@ -46,6 +46,8 @@ class LazyGroup(click.Group):
                     "List the signatures the batch history holds, over time."),
         "symbols": ("dumptriage.cli_symbols", "symbols_command",
                     "List the PDBs and images a dump needs, and which are here."),
+        "serve": ("dumptriage.cli_serve", "serve_command",
+                  "Run the triage service: an HTTP API and a page to drop dumps on."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -136,13 +138,19 @@ def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ..
     import os
 
     from dumptriage.analysis import analyze as run_analysis
+    from dumptriage.render.progress import DownloadProgress
 
-    report = run_analysis(dump, context, vm, rules=rule_dirs, debugger_text=debugger_text,
-                          debugger=debugger,
-                          symbols=symbols or os.environ.get("_NT_SYMBOL_PATH") or None,
-                          # a server in the environment's path is not a request to go online
-                          symbol_downloads=symbols is not None,
-                          debugger_timeout=debugger_timeout)
+    progress = DownloadProgress(sys.stderr)
+    try:
+        report = run_analysis(dump, context, vm, rules=rule_dirs, debugger_text=debugger_text,
+                              debugger=debugger,
+                              symbols=symbols or os.environ.get("_NT_SYMBOL_PATH") or None,
+                              # a server in the environment's path is not a request to go
+                              # online
+                              symbol_downloads=symbols is not None,
+                              symbol_progress=progress, debugger_timeout=debugger_timeout)
+    finally:
+        progress.finish()
     if report.host is None and report.host_choice is not None:  # --context gave nothing
         click.echo(f"dumptriage: warning: --context: {safe(report.host_choice.reason)}; "
                    "no Host section", err=True)

@@ -65,6 +65,22 @@ def _db_errors(path: str) -> Iterator[None]:
         raise HistoryError(path, f"history database error: {err}") from err
 
 
+class DaskAddress(click.ParamType):  # type: ignore[type-arg]  # click >= 8.2 is generic
+    """``tcp://HOST:PORT`` or ``local:N`` (checked here; Dask is imported only to run)."""
+
+    name = "ADDRESS"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from dumptriage.batch.cluster import check_address
+
+        text = str(value).strip()
+        problem = check_address(text)
+        if problem is not None:
+            self.fail(f"{text!r}: {problem}", param, ctx)
+        return text
+
+
 class _Bar:
     """A one-line progress counter on stderr, only on a terminal."""
 
@@ -94,7 +110,7 @@ class _Bar:
 @click.command("batch")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-              help="Worker processes (default: the number of CPUs).")
+              help="Worker processes (default: the number of CPUs); not with --dask.")
 @click.option("--context-map", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file mapping dump path globs to host-side files "
                    "([[context]] match/files/vm); default: host files in the dump's folder.")
@@ -108,8 +124,13 @@ class _Bar:
               help="Only dumps that crashed at or after DATE (YYYY-MM-DD, ISO, or 7d/2w/12h "
                    "ago); files last modified before it are not opened.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
-              help="Seconds one input (an archive counts as one) may take before its "
-                   "worker is killed and the input reported; 0: no limit.")
+              help="Seconds one input (an archive counts as one) may take before it is "
+                   "stopped (a local worker killed, a Dask worker's analysis interrupted) "
+                   "and reported; 0: no limit.")
+@click.option("--dask", "dask", type=DaskAddress(), default=None,
+              help="Analyse on a Dask cluster instead of local processes: tcp://HOST:PORT "
+                   "(a running scheduler whose workers see the DIRs at the same paths) or "
+                   "local:N (N worker processes here). Needs dumptriage[dask].")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first error row.")
 @click.option("--rescan", is_flag=True, help="Read every dump again, even those already "
               "in the history (after a dumptriage upgrade or new host files).")
@@ -119,7 +140,8 @@ class _Bar:
 @click.pass_context
 def batch_command(ctx: click.Context, dirs: tuple[str, ...], jobs: int | None,
                   context_map: str | None, db: str | None, fmt: str, since: datetime | None,
-                  timeout: float, fail_fast: bool, rescan: bool, fail_on: str | None) -> None:
+                  timeout: float, dask: str | None, fail_fast: bool, rescan: bool,
+                  fail_on: str | None) -> None:
     """Triage every dump under DIR... and group them by signature.
 
     Dumps are found by content, recursively: kernel dumps (PAGEDUMP/PAGEDU64, any name;
@@ -135,7 +157,7 @@ def batch_command(ctx: click.Context, dirs: tuple[str, ...], jobs: int | None,
 
     \b
     Exit codes: 0 done; 1 a top finding at or above --fail-on; 2 unusable input
-    (a DIR, --context-map or --db that cannot be used); 3 completed with errors
+    (a DIR, --context-map, --db or --dask that cannot be used); 3 completed with errors
     (at least one error row: a corrupt dump, a refused archive, a time-out).
     """
     from dumptriage.batch.contextmap import load_context_map
@@ -145,8 +167,12 @@ def batch_command(ctx: click.Context, dirs: tuple[str, ...], jobs: int | None,
     mapping = load_context_map(context_map) if context_map else None
     options = BatchOptions(roots=dirs, context_map=mapping, since=since,
                            timeout=timeout or None, fail_fast=fail_fast, rescan=rescan)
+    if jobs is not None and dask is not None:
+        raise click.UsageError("--jobs is for local worker processes; with --dask the "
+                               "cluster's workers run the analyses (local:N for N of them)")
     if jobs is not None:
         options.jobs = jobs
+    options.dask = dask
     bar = _Bar()
     with _open_store(db) as store, _db_errors(store.path):
         try:

@@ -47,8 +47,8 @@ def test_analyze_json(capsys: pytest.CaptureFixture[str], sample: str) -> None:
     check_golden(f"analyze/{sample}.json", out)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["analyze", "--help"]],
-                         ids=["main", "analyze"])
+@pytest.mark.parametrize("argv", [["--help"], ["analyze", "--help"], ["batch", "--help"]],
+                         ids=["main", "analyze", "batch"])
 def test_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     check_golden(f"help/{'-'.join(a.strip('-') for a in argv)}.txt", _run(capsys, *argv))
 

@@ -1,4 +1,8 @@
-"""Worker processes with a per-input deadline.
+"""Worker processes with a per-input deadline: the local engine.
+
+An engine (``Engine``) takes the inputs discovery yields and yields each one's outcomes as
+it finishes; run.py does not know which one it has. This module's ``Pool`` is the local
+one; ``cluster.DaskEngine`` (``batch --dask``) sends the same inputs to Dask workers.
 
 Each worker is a process with its own pipe. It is given up to ``DEPTH`` inputs at a time
 (the next one is already waiting when it finishes one, so it never idles while the parent
@@ -21,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
+from typing import Protocol
 
 from dumptriage.batch.discover import Input
 from dumptriage.batch.errors import TIMEOUT, WORKER_DIED
@@ -29,6 +34,15 @@ from dumptriage.batch.worker import WorkerOptions, serve
 
 DEPTH = 2
 Done = tuple[Input, list[Outcome]]
+
+
+class Engine(Protocol):
+    """Runs inputs somewhere; ``run`` yields ``(input, outcomes)`` in completion order,
+    exactly once per input, and never raises for a bad input (it is an error row)."""
+
+    def run(self, items: Iterable[Input]) -> Iterator[Done]: ...
+
+    def close(self) -> None: ...
 
 
 def _context() -> BaseContext:
@@ -81,6 +95,9 @@ class Pool:
         self.timeout = timeout if timeout and timeout > 0 else None
         self._ctx = _context()
 
+    def close(self) -> None:
+        """Nothing held between runs: ``run`` starts and stops its workers."""
+
     def run(self, items: Iterable[Input]) -> Iterator[Done]:
         source = iter(items)
         slots = [_Slot(self._ctx, self.options) for _ in range(self.jobs)]
@@ -111,7 +128,7 @@ class Pool:
                 _, outcomes = slot.conn.recv()
             except (EOFError, OSError):
                 item = slot.queue[0]
-                yield item, [_lost(item, WORKER_DIED, f"{item.path}: the worker died (exit "
+                yield item, [lost(item, WORKER_DIED, f"{item.path}: the worker died (exit "
                                    f"code {slot.process.exitcode}) while reading it")]
                 self._replace(slots, slot)
                 continue
@@ -122,7 +139,7 @@ class Pool:
         for slot in list(slots):
             if slot.queue and slot.deadline <= now:
                 item = slot.queue[0]
-                yield item, [_lost(item, TIMEOUT, f"{item.path}: still running after "
+                yield item, [lost(item, TIMEOUT, f"{item.path}: still running after "
                                    f"{self.timeout:g} s (--timeout): worker killed")]
                 self._replace(slots, slot)
 
@@ -135,5 +152,6 @@ class Pool:
             fresh.give(item, self.timeout)
 
 
-def _lost(item: Input, code: str, reason: str) -> Outcome:
+def lost(item: Input, code: str, reason: str) -> Outcome:
+    """The error row of an input whose worker was lost (timeout, death)."""
     return Outcome(error_row(item.path, f"path:{item.abspath}", code, reason, retry=True))

@@ -35,7 +35,17 @@ class ContextMapError(BatchError):
     code = "DT630"
 
 
+class ClusterError(BatchError):
+    """``--dask``: the Dask extra is missing, the scheduler cannot be reached, or the
+    workers cannot run dumptriage (not installed, another version)."""
+
+    code = "DT640"
+
+
 # Codes of the error rows that are not exceptions: the parent saw them from outside.
 TIMEOUT = "DT690"  # the worker ran past --timeout and was killed
 WORKER_DIED = "DT691"  # the worker process died (a signal, out of memory)
+# --dask: the scheduler gave the input up after its allowed-failures (KilledWorker): every
+# Dask worker that held it died. Tried again next run, as DT691.
+KILLED_WORKERS = "DT692"
 INTERNAL = "DT699"  # an unexpected exception in dumptriage itself (a bug: please report)

@@ -1,4 +1,7 @@
-"""One batch run: discovery -> worker pool -> history store, outcome by outcome.
+"""One batch run: discovery -> engine -> history store, outcome by outcome.
+
+The engine is the local worker pool (engine.Pool) or, with ``dask`` set, a Dask cluster
+(cluster.DaskEngine); either takes the same inputs and yields the same outcomes.
 
 Nothing is accumulated here: each outcome is committed to the store as it arrives and the
 output is read back from the store afterwards (output.py), so memory does not grow with the
@@ -15,7 +18,7 @@ from datetime import datetime
 from dumptriage.batch.archives import ArchiveLimits
 from dumptriage.batch.contextmap import ContextMap
 from dumptriage.batch.discover import Discovery, Ignored, Input, Known
-from dumptriage.batch.engine import Pool
+from dumptriage.batch.engine import Engine, Pool
 from dumptriage.batch.store import HistoryStore
 from dumptriage.batch.worker import DEFAULT_ANALYZER, WorkerOptions
 
@@ -45,6 +48,7 @@ class BatchOptions:
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     analyzer: str = DEFAULT_ANALYZER
     tmpdir: str | None = None
+    dask: str | None = None  # "tcp://host:port" or "local:N": the Dask engine
 
 
 @dataclass(frozen=True)
@@ -56,18 +60,32 @@ class RunResult:
 
 def run_batch(options: BatchOptions, store: HistoryStore,
               on_progress: Callable[[Progress], None] | None = None) -> RunResult:
-    run_id = store.start_run(list(options.roots))
-    progress = Progress()
-    status = "interrupted"
+    engine = make_engine(options, store.path)  # a cluster is reached before the run starts
     try:
-        status = _run(options, store, run_id, progress, on_progress)
+        run_id = store.start_run(list(options.roots))
+        progress = Progress()
+        status = "interrupted"
+        try:
+            status = _run(options, store, run_id, progress, on_progress, engine)
+        finally:
+            store.finish_run(run_id, status)
     finally:
-        store.finish_run(run_id, status)
+        engine.close()
     return RunResult(run_id, status, store.run_counts(run_id))
 
 
+def make_engine(options: BatchOptions, db: str) -> Engine:
+    worker = WorkerOptions(db=db, rescan=options.rescan, limits=options.limits,
+                           analyzer=options.analyzer, tmpdir=options.tmpdir)
+    if options.dask is None:
+        return Pool(options.jobs, worker, options.timeout)
+    from dumptriage.batch.cluster import DaskEngine  # imports dask: only for --dask
+
+    return DaskEngine(options.dask, worker, options.timeout)
+
+
 def _run(options: BatchOptions, store: HistoryStore, run_id: int, progress: Progress,
-         on_progress: Callable[[Progress], None] | None) -> str:
+         on_progress: Callable[[Progress], None] | None, engine: Engine) -> str:
     since_ns = int(options.since.timestamp() * 1e9) if options.since else None
     discovery = Discovery(options.roots, options.context_map,
                           None if options.rescan else store.known_file, since_ns)
@@ -86,10 +104,7 @@ def _run(options: BatchOptions, store: HistoryStore, run_id: int, progress: Prog
                 yield found
         progress.discovering = False
 
-    pool = Pool(options.jobs, WorkerOptions(db=store.path, rescan=options.rescan,
-                                            limits=options.limits, analyzer=options.analyzer,
-                                            tmpdir=options.tmpdir), options.timeout)
-    for item, outcomes in pool.run(inputs()):
+    for item, outcomes in engine.run(inputs()):
         store.record(run_id, item, outcomes)
         progress.done += 1
         progress.skipped += sum(1 for o in outcomes if o.skipped)

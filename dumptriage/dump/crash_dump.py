@@ -93,7 +93,8 @@ class CrashDump:
         """Modules, processors and stack, each computed on first use."""
         from dumptriage.dump.kernel.state import KernelState
 
-        return KernelState(self.container.kernel_offer(), self.info, self.container.physical)
+        return KernelState(self.container.kernel_offer(), self.info, self.container.physical,
+                           bugcheck=self.bugcheck)
 
     @property
     def modules(self) -> list[Module]:

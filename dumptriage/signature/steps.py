@@ -88,7 +88,7 @@ def first_relevant_frame(report: dict[str, Any], draft: Draft, skip: SkipList) -
     when no trusted frame is left."""
     skipped: list[str] = []
     fallback = None
-    for raw in report.get("stack") or ():
+    for raw in _from_the_fault(report.get("stack") or [], draft):
         if not isinstance(raw, dict):
             continue
         frame = frame_name(raw, skip)
@@ -108,6 +108,19 @@ def first_relevant_frame(report: dict[str, Any], draft: Draft, skip: SkipList) -
         _take(draft, fallback.key, skipped, " (found by a stack scan: heuristic)")
     elif skipped:
         draft.note("frame", f"every frame is on the skip list ({', '.join(skipped)})")
+
+
+def _from_the_fault(stack: Sequence[Any], draft: Draft) -> Sequence[Any]:
+    """The frames from the exception context on, when the walk found one: what ran before
+    it is the exception dispatcher reaching KeBugCheckEx (KiExceptionDispatch,
+    RtlDispatchException), the frames WinDbg's ``.cxr`` leaves out of its bucket."""
+    for i, raw in enumerate(stack):
+        if isinstance(raw, dict) and raw.get("method") == "exception_context":
+            if i:
+                draft.note("frame", f"from the exception context on ({i} frames of the "
+                           "exception dispatch before it left out)")
+            return stack[i:]
+    return stack
 
 
 def _take(draft: Draft, key: str, skipped: Sequence[str], how: str) -> None:

@@ -26,3 +26,22 @@ def story_folder(dest: Path) -> Path:
     for name in ("MEMORY.DMP", "vm113.xml", "qemu-vm113.log"):
         shutil.copy(STORY / name, dest / name)
     return dest
+
+
+def make_share(root: Path, scratch: Path) -> Path:
+    """A small share: the story VM's folder, three synthetic dumps of two kinds, a damaged
+    MEMORY.DMP and a WER-style zip. (No transcript: its report comes from the
+    debugger-text reader, which has goldens of its own.)"""
+    import zipfile
+
+    story_folder(root / "vm113")
+    small_dump(root / "vm200" / "a.dmp", 0, 0x133)
+    small_dump(root / "vm200" / "b.dmp", 1, 0x133)
+    small_dump(root / "vm201" / "Minidump" / "c.dmp", 2, 0x1000007E)
+    (root / "vm202").mkdir()
+    (root / "vm202" / "MEMORY.DMP").write_bytes(b"PAGEDU64" + bytes(100))  # truncated header
+    with zipfile.ZipFile(root / "wer.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Report.wer", "Version=1\r\n")
+        zf.write(small_dump(scratch / "z.dmp", 3, 0x133), "Minidump/z.dmp")
+    shutil.rmtree(scratch)
+    return root

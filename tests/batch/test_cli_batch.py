@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import jsonschema
@@ -14,7 +13,7 @@ import pytest
 from dumptriage.batch.run import BatchOptions, run_batch
 from dumptriage.batch.store import HistoryStore
 from dumptriage.cli import main
-from tests.batch.helpers import REPO, small_dump, story_folder
+from tests.batch.helpers import REPO, make_share, small_dump
 from tests.golden_util import check_golden
 
 SCHEMA = json.loads((REPO / "schema" / "batch-v1.schema.json").read_text())
@@ -30,24 +29,9 @@ def _stable(text: str) -> str:
 
 @pytest.fixture
 def share(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A small share: the story VM's folder, three synthetic dumps of two kinds, a damaged
-    MEMORY.DMP and a WER-style zip; paths in the output stay relative. (No transcript: its
-    report comes from the debugger-text reader, which has goldens of its own.)"""
+    """tests/batch/helpers.make_share in tmp_path; paths in the output stay relative."""
     monkeypatch.chdir(tmp_path)
-    root = Path("share")
-    story_folder(root / "vm113")
-    small_dump(root / "vm200" / "a.dmp", 0, 0x133)
-    small_dump(root / "vm200" / "b.dmp", 1, 0x133)
-    small_dump(root / "vm201" / "Minidump" / "c.dmp", 2, 0x1000007E)
-    (root / "vm202").mkdir()
-    (root / "vm202" / "MEMORY.DMP").write_bytes(b"PAGEDU64" + bytes(100))  # truncated header
-    import zipfile
-
-    with zipfile.ZipFile(root / "wer.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("Report.wer", "Version=1\r\n")
-        zf.write(small_dump(tmp_path / "tmp" / "z.dmp", 3, 0x133), "Minidump/z.dmp")
-    shutil.rmtree(tmp_path / "tmp")
-    return root
+    return make_share(Path("share"), tmp_path / "tmp")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from dumptriage.dump.containers.offer import KernelOffer
+from dumptriage.dump.kernel.exception_context import exception_context
 from dumptriage.dump.kernel.layouts import KernelLayout, kernel_layout, ldr_layout, nearest_layout
 from dumptriage.dump.kernel.modules import (
     ModuleMap,
@@ -34,11 +35,11 @@ from dumptriage.dump.kernel.processors import (
     triage_cpu,
 )
 from dumptriage.dump.kernel.registers import CONTEXT_SIZE, Registers
-from dumptriage.dump.kernel.stack import StackBounds, StackWalker
+from dumptriage.dump.kernel.stack import ImageSource, StackBounds, StackWalker
 from dumptriage.dump.kernel.unloaded import read_unloaded
 from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
-from dumptriage.model.dump import DumpInfo, Frame, Module, Processor, UnloadedModule
+from dumptriage.model.dump import BugCheck, DumpInfo, Frame, Module, Processor, UnloadedModule
 from dumptriage.model.record import replace
 
 TYPE_CHECKING = False  # see model/record.py
@@ -59,10 +60,13 @@ class KernelState:
     PARTS = ("discovery", "layout", "modules", "unloaded", "cpus", "stack", "vcpus")
 
     def __init__(self, offer: KernelOffer, info: DumpInfo,
-                 physical: PhysicalMemory | None = None):
+                 physical: PhysicalMemory | None = None, bugcheck: BugCheck | None = None):
+        """``bugcheck``: its arguments may point at the faulting thread's CONTEXT
+        (exception_context.py), where the stack walk then continues."""
         self._offer = offer
         self._container_info = info
         self._physical = physical
+        self._bugcheck = bugcheck
         self._header_regs = offer.header_registers
         self._found: dict[str, list[Anomaly]] = {part: [] for part in self.PARTS}
 
@@ -254,15 +258,31 @@ class KernelState:
     def stack(self) -> list[Frame]:
         if not self._decodable or self.discovery is not None:
             return []  # a vmcore has no crashing thread: each vCPU has its stack in vcpus
-        regs, cpu = self.crash_registers()
+        regs, _cpu = self.crash_registers()
         if regs is None:
             self._found["stack"].append(anomaly(
                 AnomalyCode.NO_CRASH_CONTEXT, "ContextRecord",
                 "no saved registers for the crashing thread: the stack was not walked"))
             return []
+        return self.walk_stack()
+
+    def walk_stack(self, image_source: ImageSource | None = None) -> list[Frame]:
+        """The crashing thread's stack; ``image_source`` lends the walker image files (a
+        symbol store's) for modules whose code and unwind data the dump lacks."""
+        regs, cpu = self.crash_registers()
+        if regs is None or not self._decodable or self.discovery is not None:
+            return []
         walker = StackWalker(self._read, self.module_map, self._info.pointer_bits,
-                             (self._header_regs.ip,) if self._header_regs else ())
-        return walker.walk(regs, self._bounds(regs, cpu))
+                             (self._header_regs.ip,) if self._header_regs else (),
+                             image_source)
+        bounds = self._bounds(regs, cpu)
+        cxr = None
+        if self._bugcheck is not None:
+            cxr = exception_context(self._read, self._bugcheck.code, self._bugcheck.args,
+                                    self._info.arch)
+        if cxr is None or not bounds.low < cxr.registers.sp < bounds.high:
+            return walker.walk(regs, bounds)
+        return walker.walk_with_exception(regs, cxr.registers, bounds)
 
     def _bounds(self, regs: Registers, cpu: CpuState | None) -> StackBounds:
         default = self.layout.kernel_stack_size if self.layout else 0x6000
