@@ -12,7 +12,8 @@ block size and size/8 appear as immediates, the first ``lea r64, [rip+x]`` names
     x = encoded ^ KiWaitNever;  x = rotl64(x, KiWaitNever & 0xFF);
     x ^= &KdpDataBlockEncoded | 0xFFFF000000000000;  x = bswap64(x);  x ^= KiWaitAlways
 
-A block is accepted only when its decoded header shows the ``KDBG`` tag. Nothing else
+Keys are accepted only when they decode the block's header to the ``KDBG`` tag (a
+neighbouring ``cmp`` sees the same instructions with the wrong flag address). Nothing else
 depends on this: it adds the KDBG's own offsets (OffsetPrcbDpcRoutine...) and lists when
 it works. The instruction shape on Windows 10 1809+ and 11 is unverified (sheet, open
 question 4); the scan is bounded by the kernel's executable sections, 16 MiB at most.
@@ -32,7 +33,9 @@ ReadBytes = Callable[[int, int], bytes | None]
 KDBG_SIZES = (0x340, 0x360, 0x368, 0x380, 0x3A0)  # Header.Size per release (dump-format 4.1)
 _WINDOW = 300
 _MAX_CODE = 16 << 20
-_MAX_CANDIDATES = 64  # `80 3D` sites examined at most
+# `80 3D` is common in real code (any cmp of a global byte): every site gets a cheap test
+# (imm8 0, a block size among the next 300 bytes) before it is decoded; this bounds them.
+_MAX_CANDIDATES = 20_000
 _MASK = (1 << 64) - 1
 _CMP_RIP_BYTE = b"\x80\x3d"  # cmp byte ptr [rip+disp32], imm8
 _REX_W = (0x48, 0x4C)  # REX.W, with REX.R for r8-r15
@@ -73,7 +76,10 @@ def find_keys(read: ReadBytes, kernel: PeImage) -> KdbgKeys | None:
             while 0 <= at < 0x1000 and examined < _MAX_CANDIDATES:
                 examined += 1
                 keys = _keys_at(read, page + at, blob[at : at + _WINDOW])
-                if keys is not None:
+                # Another `cmp [rip+x], 0` just before KdCopyDataBlock sees the same
+                # instructions in its window, with the wrong flag address: only keys
+                # that decode the block's header are the keys.
+                if keys is not None and _header_decodes(read, keys):
                     return keys
                 at = blob.find(_CMP_RIP_BYTE, at + 1)
     return None
@@ -84,11 +90,14 @@ def _rip_target(window: bytes, j: int, va: int) -> int:
     return int(va + j + 7 + struct.unpack_from("<i", window, j + 3)[0]) & _MASK
 
 
+_SIZE_IMMEDIATES = tuple((struct.pack("<I", size), struct.pack("<I", size // 8))
+                         for size in KDBG_SIZES)
+
+
 def _keys_at(read: ReadBytes, va: int, window: bytes) -> KdbgKeys | None:
     if len(window) < 7 + 21 or window[6] != 0:
         return None
-    if not any(struct.pack("<I", size) in window and struct.pack("<I", size // 8) in window
-               for size in KDBG_SIZES):
+    if not any(size in window and eighth in window for size, eighth in _SIZE_IMMEDIATES):
         return None
     flag = (va + 7 + struct.unpack_from("<i", window, 2)[0]) & _MASK
     lea = never = always = None
@@ -111,10 +120,24 @@ def _keys_at(read: ReadBytes, va: int, window: bytes) -> KdbgKeys | None:
                     int.from_bytes(values[1], "little"))
 
 
+def _header_decodes(read: ReadBytes, keys: KdbgKeys) -> bool:
+    """The first 0x20 bytes read as a KDBG header: the tag, a Size no smaller than
+    Windows 7's, and KernBase in the x64 kernel half. A wrong flag address only changes
+    the top bytes of each decoded qword (it is XORed in before the byte swap), which leaves
+    the tag whole: Size and KernBase catch it."""
+    for head in (_decoded(read, keys, keys.data_block, 0x20), read(keys.data_block, 0x20)):
+        if head is None or head[0x10:0x14] != b"KDBG":
+            continue
+        size, base = struct.unpack_from("<IQ", head, 0x14)
+        if KDBG_SIZES[0] <= size <= MAX_KDBG_LEN and base >> 47 == 0x1FFFF:
+            return True
+    return False
+
+
 def decode_kdbg(read: ReadBytes, keys: KdbgKeys) -> Kdbg | None:
     """The block at &KdDebuggerDataBlock, decoded; None unless its tag reads ``KDBG``."""
     head = _decoded(read, keys, keys.data_block, 0x18)
-    if head is None or head[0x10:0x14] != b"KDBG":
+    if head is None or head[0x10:0x14] != b"KDBG" or not _header_decodes(read, keys):
         # Not encoded after all (a debugger was attached at boot): it is plain.
         plain = read(keys.data_block, 0x18)
         if plain is None or plain[0x10:0x14] != b"KDBG":
