@@ -141,6 +141,13 @@ def _vcpu_facts(report: dict[str, Any], where: str, out: dict[str, Fact]) -> Non
     names = list(dict.fromkeys(v["module"].lower() for v in third))
     out["vcpus.stuck_third_party"] = Fact(names, shown(third, "in a non-inbox module"))
     out["vcpus.stuck_third_party_count"] = Fact(len(names), shown(third, "in a non-inbox module"))
+    # Spinning with interrupts on in inbox code: waiting (for an IPI answer, a lock, a TLB
+    # flush) rather than holding anything up (hung-guest-dumps.md 4.4, step 4).
+    waiting = [v for v in spinning if v.get("if") and (
+        classes.get((v.get("module") or "").lower()) or _catalogue_class(v.get("module") or "")
+    ) == "inbox"]
+    out["vcpus.waiting"] = Fact([v["index"] for v in waiting],
+                                shown(waiting, "spinning in inbox code with interrupts on"))
 
 
 def _at(vcpu: dict[str, Any]) -> str:

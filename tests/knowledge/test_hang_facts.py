@@ -36,6 +36,7 @@ def test_a_driver_spinning_with_interrupts_off_while_the_kernel_waits() -> None:
     assert facts.get("vcpus.stuck_third_party").value == ["netkvm.sys"]  # type: ignore[union-attr]
     assert "vCPU 1 (spinning, IF=0, RIP netkvm.sys+0x1a2b)" in facts.get(  # type: ignore[union-attr]
         "vcpus.stuck_third_party").source
+    assert facts.get("vcpus.waiting").value == [0, 2]  # type: ignore[union-attr]
     findings, waiting, excluded = _found(report)
     assert findings == ["KVM-HANG-DRIVER-IF-OFF"]
     # Without host files, the host-side hang rules say what would decide them.
