@@ -39,7 +39,7 @@ from dumptriage.dump.kernel.layouts import (
     ldr_layout,
 )
 from dumptriage.dump.kernel.modules import read_pointer
-from dumptriage.dump.kernel.pe_image import PeImage, exports, version_info
+from dumptriage.dump.kernel.pe_image import PeImage, exports, read_pe, version_info
 from dumptriage.dump.memory.physical import PhysicalMemory
 from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
@@ -61,6 +61,17 @@ class KdVersion(Record):
     build: int
     kern_base: int
     ps_loaded_module_list: int
+
+
+class Known(Record):
+    """What the container already states (a guest header's DUMP_HEADER or KDBG, the
+    ``VMCOREINFO`` note of virtio-win's FwCfg driver): tried first, method A of section
+    2.2, then checked like everything else."""
+
+    dtb: int | None = None
+    kernel_base: int | None = None
+    ps_loaded_module_list: int | None = None
+    build: int | None = None
 
 
 class Discovery(Record):
@@ -100,14 +111,16 @@ def reader(memory: VirtualMemory | None) -> ReadBytes:
 
 
 def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
-             offered: VirtualMemory | None, arch: str) -> Discovery:
+             offered: VirtualMemory | None, arch: str, known: Known | None = None
+             ) -> Discovery:
+    known = known or Known()
     bits = 64 if arch == "x64" else 32
     kuser = kuser_layout()
     kuser_va = kuser.x64_va if bits == 64 else kuser.x86_va
     problems: list[Anomaly] = []
     root = None
     if physical is not None:
-        root, found = choose_root(physical, vcpus, arch, kuser_va)
+        root, found = choose_root(physical, vcpus, arch, kuser_va, known.dtb)
         problems += found
     memory = root.memory if root is not None else offered
     read = reader(memory)
@@ -120,15 +133,17 @@ def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
         cpus.append(cpu)
         problems += [problem] if problem else []
     version = _kd_version(read, cpus, bits, dbgkd_version_layout())
-    kernel, how = _kernel(read, vcpus, version, bits)
+    kernel, how = _kernel(read, vcpus, version, bits, known.kernel_base)
     if kernel is None:
         problems.append(anomaly(
             AnomalyCode.KERNEL_NOT_FOUND, "kernel image",
             "no Windows kernel image found from KdVersionBlock, the IDT handlers or the "
             "vCPUs' kernel-mode RIPs"))
     kdbg = _decoded_kdbg(read, kernel, problems) if kernel is not None and bits == 64 else None
-    head = _module_list(read, kernel, version, kdbg, bits, problems) if kernel else None
-    build, source = _build(read, kernel, version, kuser_va)
+    head = (_module_list(read, kernel, version, kdbg, bits, problems, known)
+            if kernel else None)
+    build, source = (known.build, "the container") if known.build else \
+        _build(read, kernel, version, kuser_va)
     if build is None:
         problems.append(anomaly(
             AnomalyCode.BUILD_NOT_FOUND, "build",
@@ -181,7 +196,13 @@ def _kd_version(read: ReadBytes, cpus: Sequence[GuestCpu], bits: int,
 
 
 def _kernel(read: ReadBytes, vcpus: Sequence[VcpuRegisters], version: KdVersion | None,
-            bits: int) -> tuple[PeImage | None, str | None]:
+            bits: int, known_base: int | None) -> tuple[PeImage | None, str | None]:
+    if known_base:
+        # A guest header's KDBG names the base itself: a PE image of the guest's machine
+        # there is enough (no kernel PDB name needed).
+        image = read_pe(read, known_base)
+        if image is not None and image.machine == _MACHINE[bits]:
+            return image, "the container's kernel base"
     if version is not None:
         image = K.check_kernel_at(read, version.kern_base, bits)
         if image is not None:
@@ -197,8 +218,11 @@ def _kernel(read: ReadBytes, vcpus: Sequence[VcpuRegisters], version: KdVersion 
 
 
 def _module_list(read: ReadBytes, kernel: PeImage, version: KdVersion | None,
-                 kdbg: Kdbg | None, bits: int, problems: list[Anomaly]) -> int | None:
+                 kdbg: Kdbg | None, bits: int, problems: list[Anomaly],
+                 known: Known) -> int | None:
     candidates: list[tuple[int, str]] = []
+    if known.ps_loaded_module_list:
+        candidates.append((known.ps_loaded_module_list, "the container"))
     if version is not None and version.ps_loaded_module_list:
         candidates.append((version.ps_loaded_module_list, "KdVersionBlock"))
     export = next((rva for rva, name in exports(read, kernel) if name == "PsLoadedModuleList"),

@@ -85,10 +85,17 @@ class KernelState:
         header's decoded copy) still names the module list first."""
         if not self._offer.vcpus:
             return None
-        from dumptriage.dump.kernel.discovery import discover
+        from dumptriage.dump.kernel.discovery import Known, discover
 
-        found = discover(self._offer.vcpus, self._physical, self._offer.memory,
-                         self._container_info.arch)
+        info, kdbg = self._container_info, self._offer.kdbg
+        known = Known(
+            dtb=info.directory_table_base,
+            kernel_base=(kdbg.kern_base if kdbg else None) or info.kernel_base,
+            ps_loaded_module_list=(kdbg.ps_loaded_module_list if kdbg else None)
+            or info.ps_loaded_module_list,
+            build=info.os.build or None)
+        found = discover(self._offer.vcpus, self._physical, self._offer.memory, info.arch,
+                         known)
         self._found["discovery"].extend(found.anomalies)
         return found
 
