@@ -87,6 +87,11 @@ instances:
     -orig-id: SizePrcb
     pos: 0x2b0
     type: u2
+  offset_prcb_dpc_routine:
+    -orig-id: OffsetPrcbDpcRoutine
+    pos: 0x2b2
+    type: u2
+    doc: Offset of KPRCB.DpcRoutineActive (non-zero while a DPC routine runs).
   offset_prcb_current_thread:
     -orig-id: OffsetPrcbCurrentThread
     pos: 0x2b4

@@ -56,7 +56,7 @@ def _check(report: dict[str, Any], built: BuiltDump, states: list[str]) -> None:
 
 
 WORLDS: list[tuple[Callable[[], DumpSpec], list[str]]] = [
-    (hung.hung_x64, ["user", "idle", "spinning", "kernel_thread"]),
+    (hung.hung_x64, ["user", "idle", "spinning", "kernel_thread", "dpc"]),
     (hung.hung_x86_pae, ["interrupt", "spinning", "user"]),
 ]
 
@@ -72,3 +72,26 @@ def test_world_to_vmcore_to_report(world: Callable[[], DumpSpec], states: list[s
     writer = write_elf if container == "elf" else write_kdump
     writer(path, runs, registers, pages=pages)
     _check(_analyze(capsys, path), built, states)
+
+
+def test_a_guest_header_is_used_first(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # virtio-win's FwCfg driver leaves a DUMP_HEADER in the VMCOREINFO note (14A's world
+    # writer puts the world's own there). Its kernel base, PsLoadedModuleList and build are
+    # taken first, before any heuristic: a world with no KPCRs, no KUSER_SHARED_DATA and a
+    # kernel image without a kernel PDB name still gets its kernel and modules.
+    from dumptriage.synth import presets
+    from dumptriage.synth.vmcore_world import vmcore_from_spec
+
+    path = tmp_path / "hdr.core"
+    built, _ = vmcore_from_spec(presets.win10_x64_cpus(), path, guest_header=True)
+    report = _analyze(capsys, path)
+    assert report["dump"]["kernel_base"] == f"{built.kernel_base:#x}"
+    assert report["dump"]["os"]["build"] == 19041
+    assert [m["name"] for m in report["modules"]] == [m.name for m in built.modules]
+    codes = {a["code"] for a in report["anomalies"]}
+    assert not codes & {"kernel_not_found", "module_list_not_found", "build_not_found"}
+    # Without the note the same world gives no kernel: nothing else leads to it there.
+    bare = tmp_path / "bare.core"
+    vmcore_from_spec(presets.win10_x64_cpus(), bare, guest_header=False)
+    assert "kernel_not_found" in {a["code"] for a in _analyze(capsys, bare)["anomalies"]}

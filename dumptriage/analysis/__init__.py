@@ -172,6 +172,11 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
         module_map = ModuleMap(modules, dump.kernel.module_map.images)
         culprit = (probable_culprit(bugcheck, stack, module_map, explanation.name)
                    if bugcheck is not None and explanation is not None else None)
+        vcpus = dump.vcpus
+        if culprit is None and vcpus:
+            from dumptriage.analysis.hang_culprit import hang_culprit
+
+            culprit = hang_culprit(vcpus, modules)  # a hung guest: the busy vCPUs' code
         return Report(
             # A QEMU vmcore (ELF or kdump-compressed, or any container offering vCPU
             # registers) is "vmcore"; every Windows dump container is "kernel_dump".
@@ -183,7 +188,7 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
             unloaded_modules=tuple(dump.unloaded_modules),
             processors=tuple(processors),
             stack=tuple(stack),
-            vcpus=dump.vcpus,
+            vcpus=vcpus,
             culprit=culprit,
             host=host,
             host_choice=host_choice,

@@ -101,6 +101,10 @@ class KddebuggerData64(KaitaiStruct):
         if hasattr(self, '_m_offset_prcb_current_thread'):
             pass
 
+        _ = self.offset_prcb_dpc_routine
+        if hasattr(self, '_m_offset_prcb_dpc_routine'):
+            pass
+
         _ = self.offset_prcb_number
         if hasattr(self, '_m_offset_prcb_number'):
             pass
@@ -290,6 +294,18 @@ class KddebuggerData64(KaitaiStruct):
         self._m_offset_prcb_current_thread = self._io.read_u2le()
         self._io.seek(_pos)
         return getattr(self, '_m_offset_prcb_current_thread', None)
+
+    @property
+    def offset_prcb_dpc_routine(self):
+        """Offset of KPRCB.DpcRoutineActive (non-zero while a DPC routine runs)."""
+        if hasattr(self, '_m_offset_prcb_dpc_routine'):
+            return self._m_offset_prcb_dpc_routine
+
+        _pos = self._io.pos()
+        self._io.seek(690)
+        self._m_offset_prcb_dpc_routine = self._io.read_u2le()
+        self._io.seek(_pos)
+        return getattr(self, '_m_offset_prcb_dpc_routine', None)
 
     @property
     def offset_prcb_number(self):

@@ -15,6 +15,12 @@ Written with the builder's own literal offsets (never the reader's tables), from
   NtProductType +0x264, NtMajorVersion +0x26C, NtMinorVersion +0x270, SuiteMask +0x2D0.
 * DBGKD_GET_VERSION64 (section 3.4): MajorVersion 0xF, MinorVersion = build, MachineType
   +0x08, KernBase +0x10, PsLoadedModuleList +0x18, DebuggerDataList +0x20.
+* The Win8+ KDBG encoding (section 3.2, elf2dmp / Volatility 2), written as its inverse:
+  x = plain ^ KiWaitAlways; bswap; ^= &KdpDataBlockEncoded | 0xFFFF000000000000;
+  rotate right by KiWaitNever & 63; ^= KiWaitNever. KdCopyDataBlock's shape (Volatility 2
+  win8_kdbg.py): cmp byte [rip+&KdpDataBlockEncoded], 0; lea rcx, [rip+&KdDebuggerDataBlock];
+  the size and size/8 as immediates; mov rax, [rip+&KiWaitNever]; mov r9, [rip+&KiWaitAlways].
+* KDDEBUGGER_DATA64.OffsetPrcbDpcRoutine (u16) +0x2B2 (wdbgexts.h order; sheet 3.2).
 """
 
 from __future__ import annotations
@@ -32,7 +38,14 @@ KPCR64 = {"GdtBase": 0x00, "Self": 0x18, "CurrentPrcb": 0x20, "IdtBase": 0x38,
 KPCR32 = {"SelfPcr": 0x1C, "Prcb": 0x20, "Irql": 0x24, "KdVersionBlock": 0x34,
           "IDT": 0x38, "GDT": 0x3C}
 IDLE_THREAD = {True: 0x18, False: 0x0C}
-DPC_ROUTINE_ACTIVE = {True: 0x21DA, False: 0x1932}  # Win7 SP1 only
+DPC_ROUTINE_ACTIVE = {True: 0x21DA, False: 0x1932}  # Win7 SP1 (ntdiff)
+# Windows 10 x64: synthetic (the offset moves between releases); readers learn it only
+# from the KDBG's OffsetPrcbDpcRoutine, which this world publishes.
+DPC_ROUTINE_ACTIVE_WIN10 = 0x33BA
+KDBG_DPC_ROUTINE = 0x2B2
+# The encoding's kernel globals and keys (synthetic RVAs in the kernel's globals block).
+FLAG_RVA, NEVER_RVA, ALWAYS_RVA, COPY_RVA = 0x231000, 0x231008, 0x231010, 0x2E0000
+KI_WAIT_NEVER, KI_WAIT_ALWAYS = 0x5A3C91E70B6D2F48, 0x1F2E3D4C5B6A7988
 KUSER_VA = {True: 0xFFFFF78000000000, False: 0xFFDF0000}
 KERNEL_DTB_AT = 0x7000  # elf2dmp reads the kernel CR3 at KERNEL_GS_BASE + 0x7000
 TEB = {True: 0x000000C0DE000000, False: 0x7FFDF000}
@@ -61,9 +74,14 @@ def write_guest(kw: KernelWriter, a: KernelAddresses, pool: Pool, spec: DumpSpec
             _gdt_entry(kw, gdt + 0x30, kpcr)
         kw.vm.write(vcpu.rip - vcpu.code_rip, vcpu.code)
         out.append(_registers(kw, spec, vcpu, cpu, kpcr, idt, gdt))
-    if guest.scramble_kdbg:
+    dpc = _dpc_offset(is64, spec.build)
+    if dpc is not None:
+        kw.vm.write(a.kdbg_va + KDBG_DPC_ROUTINE, struct.pack("<H", dpc))
+    if guest.kdbg == "scrambled":
         block = kw.vm.read(a.kdbg_va, a.kdbg_size)
         kw.vm.write(a.kdbg_va, bytes(b ^ 0xA5 for b in block))
+    elif guest.kdbg == "encoded":
+        _encode_kdbg(kw, a)
     for va in guest.drop_pages:
         pa = kw.vm.lookup(va)
         if pa is not None:
@@ -112,10 +130,50 @@ def _write_kpcr(kw: KernelWriter, kpcr: int, cpu: BuiltCpu, vcpu: VcpuSpec, idt:
         kw.put_ptr(kpcr + KPCR32["GDT"], gdt)
     idle = cpu.thread if vcpu.idle_thread else pool.alloc(0x100)
     kw.put_ptr(cpu.prcb + IDLE_THREAD[is64], idle)
-    if build in (7600, 7601):
-        kw.vm.write(cpu.prcb + DPC_ROUTINE_ACTIVE[is64], bytes([1 if vcpu.dpc_active else 0]))
+    dpc = _dpc_offset(is64, build)
+    if dpc is not None:
+        kw.vm.write(cpu.prcb + dpc, bytes([1 if vcpu.dpc_active else 0]))
     if is64:
         kw.put_ptr(kpcr + KERNEL_DTB_AT, kw.vm.dtb)
+
+
+def _dpc_offset(is64: bool, build: int) -> int | None:
+    if build in (7600, 7601):
+        return DPC_ROUTINE_ACTIVE[is64]
+    return DPC_ROUTINE_ACTIVE_WIN10 if is64 and build >= 10240 else None
+
+
+def _encode_kdbg(kw: KernelWriter, a: KernelAddresses) -> None:
+    """The KDBG encoded in place (KdpDataBlockEncoded = 1) and KdCopyDataBlock's code."""
+    if not kw.is64:
+        raise ValueError("the KDBG encoding is x64 only")
+    flag, never, always = (a.kernel_base + rva for rva in (FLAG_RVA, NEVER_RVA, ALWAYS_RVA))
+    kw.vm.write(flag, b"\x01")
+    kw.vm.write(never, struct.pack("<QQ", KI_WAIT_NEVER, KI_WAIT_ALWAYS))
+    mask, shift = (1 << 64) - 1, KI_WAIT_NEVER & 63
+    plain = kw.vm.read(a.kdbg_va, a.kdbg_size)
+    out = bytearray()
+    for (value,) in struct.iter_unpack("<Q", plain):
+        x = int.from_bytes((value ^ KI_WAIT_ALWAYS).to_bytes(8, "little"), "big")
+        x ^= flag | 0xFFFF000000000000
+        x = ((x >> shift) | (x << (64 - shift))) & mask if shift else x
+        out += struct.pack("<Q", x ^ KI_WAIT_NEVER)
+    kw.vm.write(a.kdbg_va, bytes(out))
+    code_va = a.kernel_base + COPY_RVA
+    code = bytearray()
+
+    def rip_relative(prefix: bytes, target: int) -> None:  # a 7-byte [rip+disp32] form
+        at = code_va + len(code)
+        code.extend(prefix + struct.pack("<i", target - (at + 7)))
+
+    rip_relative(b"\x80\x3d", flag)  # cmp byte ptr [rip+d], 0: 7 bytes with the imm8
+    code.extend(b"\x00\x74\x20")  # imm8 0; je +0x20
+    rip_relative(b"\x48\x8d\x0d", a.kdbg_va)  # lea rcx, [rip+KdDebuggerDataBlock]
+    code.extend(b"\xba" + struct.pack("<I", a.kdbg_size))  # mov edx, size
+    code.extend(b"\x41\xb8" + struct.pack("<I", a.kdbg_size // 8))  # mov r8d, size/8
+    rip_relative(b"\x48\x8b\x05", never)  # mov rax, [rip+KiWaitNever]
+    rip_relative(b"\x4c\x8b\x0d", always)  # mov r9, [rip+KiWaitAlways]
+    kw.vm.write(code_va, bytes(code) + b"\xc3")
 
 
 def _write_version_block(kw: KernelWriter, a: KernelAddresses, pool: Pool,

@@ -30,7 +30,7 @@ NT64 = 0xFFFFF8047BA00000
 HAL64 = 0xFFFFF8047B940000
 SPINDRV = 0xFFFFF80485A00000
 PSL64_RVA = 0x2126D0  # builder default: PsLoadedModuleList = kernel + 0x2126D0
-IDLE_RVA, WORK_RVA, CALLER_RVA = 0x41A2C0, 0x3F6A10, 0x3F7000
+IDLE_RVA, WORK_RVA, CALLER_RVA, DPC_RVA = 0x41A2C0, 0x3F6A10, 0x3F7000, 0x3F8100
 SPIN_FN, SPIN_RIP = 0x3000, 0x3012  # spindrv: sub rsp,28h ... pause at +0x10, jmp at +0x12
 RET_INTO_NT = CALLER_RVA + 0x20  # the spin routine's caller, right after its CALL
 
@@ -51,7 +51,7 @@ def _x64_modules(build: int, version: str) -> tuple[ModuleSpec, ...]:
         functions=(FunctionSpec(CALLER_RVA, CALLER_RVA + 0x80, prolog=4,
                                 codes=(U.alloc(4, 0x28),)),),
         code=((CALLER_RVA, bytes.fromhex("4883ec28") + b"\xcc" * 23 + call),
-              (IDLE_RVA, HLT_IDLE), (WORK_RVA, BUSY)))
+              (IDLE_RVA, HLT_IDLE), (WORK_RVA, BUSY), (DPC_RVA, BUSY)))
     hal = ModuleSpec(name="hal.dll", path=SR + "hal.dll", base=HAL64, size=0xA6000,
                      timestamp=0x3AB3F1B8, checksum=0xA1B2)
     spin = UnwindModuleSpec(
@@ -64,24 +64,28 @@ def _x64_modules(build: int, version: str) -> tuple[ModuleSpec, ...]:
 
 
 def hung_x64() -> DumpSpec:
-    """Windows 10 19041 x64, 4 vCPUs: 0 in user mode under KVA shadow (its CR3 maps no
+    """Windows 10 19041 x64, 5 vCPUs: 0 in user mode under KVA shadow (its CR3 maps no
     kernel memory), 1 idle in HLT on the idle thread, 2 spinning with IF=0 in the
-    third-party spindrv.sys (unwinds into nt), 3 a kernel thread in nt."""
+    third-party spindrv.sys (unwinds into nt), 3 a kernel thread in nt, 4 running a DPC
+    in nt. The KDBG is encoded (Win8+): KPRCB.DpcRoutineActive's offset on this build is
+    only in the KDBG, so vCPU 4 is seen in its DPC only when the KDBG decodes."""
     high = 0xFFFF850429A06000
     spin_values = (0,) * 5 + (NT64 + RET_INTO_NT,) + (0,) * 5 + (0,)
     stacks = (_stack(high, 0x400, 0x00007FF6C0101234),
               _stack(high + 0x10000, 0x6F8, NT64 + IDLE_RVA + 2),
               _stack(high + 0x20000, 0x818, SPINDRV + SPIN_RIP, spin_values),
-              _stack(high + 0x30000, 0x700, NT64 + WORK_RVA))
+              _stack(high + 0x30000, 0x700, NT64 + WORK_RVA),
+              _stack(high + 0x40000, 0x700, NT64 + DPC_RVA))
     return DumpSpec(
-        arch="x64", dump_type=6, build=19041, processors=4, memory_mib=128,
+        arch="x64", dump_type=6, build=19041, processors=5, memory_mib=128,
         modules=_x64_modules(19041, "10.0.19041.1415"), kernel_base=NT64, stack=stacks[0],
         cpus=tuple(CpuSpec(stack=s) for s in stacks),
         guest=GuestSpec(vcpus=(
             VcpuSpec(rip=0x00007FF6C0101234, user=True, kva_shadow=True),
             VcpuSpec(rip=NT64 + IDLE_RVA + 2, idle_thread=True),
             VcpuSpec(rip=SPINDRV + SPIN_RIP, rflags=0x002),
-            VcpuSpec(rip=NT64 + WORK_RVA))))
+            VcpuSpec(rip=NT64 + WORK_RVA),
+            VcpuSpec(rip=NT64 + DPC_RVA, dpc_active=True)), kdbg="encoded"))
 
 
 # -- Windows 7 SP1 x64 (a layout with KPRCB.DpcRoutineActive) ------------------------------

@@ -177,16 +177,18 @@ class GuestSpec:
 
     ``idt_handler_rva``: the exception gates point at kernel + this RVA (None: the gates
     are zero, "pointing nowhere"). ``kd_version_block``: x86 KPCR.KdVersionBlock ->
-    DBGKD_GET_VERSION64. ``scramble_kdbg``: the KDBG block is overwritten as the Win8+
-    encoding would leave it (nothing may need it). ``drop_pages``: VAs whose physical pages
-    are left out of the dump (DumpType 6 writes only pages that were touched).
+    DBGKD_GET_VERSION64. ``kdbg``: "scrambled" overwrites the KDBG block with bytes no key
+    recovers (nothing may need it); "encoded" (x64) encodes it with the Win8+ scheme and
+    writes a KdCopyDataBlock-shaped function naming the keys; "plain" leaves it readable.
+    ``drop_pages``: VAs whose physical pages are left out of the dump (DumpType 6 writes
+    only pages that were touched).
     """
 
     vcpus: tuple[VcpuSpec, ...]
     idt_handler_rva: int | None = 0x1F1E00
     kd_version_block: bool = True
     kuser: bool = True
-    scramble_kdbg: bool = True
+    kdbg: Literal["scrambled", "encoded", "plain"] = "scrambled"
     drop_pages: tuple[int, ...] = ()
 
 

@@ -70,11 +70,15 @@ def test_x64_kernel_modules_build_and_every_vcpu(make: Opener, tmp_path: Path) -
                          "age": 1}
     assert [m["name"] for m in report["modules"]] == [m.name for m in built.modules]
     vcpus = report["vcpus"]
-    assert [v["state"] for v in vcpus] == ["user", "idle", "spinning", "kernel_thread"]
-    assert [v["if"] for v in vcpus] == [True, True, False, True]
+    assert [v["state"] for v in vcpus] == ["user", "idle", "spinning", "kernel_thread", "dpc"]
+    assert [v["if"] for v in vcpus] == [True, True, False, True, True]
     assert [(v["module"], v["offset"]) for v in vcpus] == [
         (None, None), ("ntoskrnl.exe", _hex(hung.IDLE_RVA + 2)),
-        ("spindrv.sys", _hex(hung.SPIN_RIP)), ("ntoskrnl.exe", _hex(hung.WORK_RVA))]
+        ("spindrv.sys", _hex(hung.SPIN_RIP)), ("ntoskrnl.exe", _hex(hung.WORK_RVA)),
+        ("ntoskrnl.exe", _hex(hung.DPC_RVA))]
+    # The encoded KDBG decoded with the keys KdCopyDataBlock names: where it lives, and
+    # its OffsetPrcbDpcRoutine is what showed vCPU 4 in its DPC.
+    assert dump["kd_debugger_data_block"] == _hex(built.kdbg_va)
     for ours, truth in zip(vcpus, built.vcpus, strict=True):
         assert (ours["kpcr"], ours["prcb"], ours["thread"]) == (
             _hex(truth.kpcr), _hex(truth.prcb), _hex(truth.thread))
@@ -91,6 +95,9 @@ def test_x64_kernel_modules_build_and_every_vcpu(make: Opener, tmp_path: Path) -
     assert [(p["prcb"], p["thread"]) for p in report["processors"]] == [
         (_hex(v.prcb), _hex(v.thread)) for v in built.vcpus]
     assert report["stack"] == []  # no crashing thread in a hung guest
+    # No bugcheck to blame from: the driver the IF=0 spinning vCPU runs is the culprit.
+    assert report["culprit"]["module"] == "spindrv.sys"
+    assert "vCPU 2" in report["culprit"]["reason"]
 
 
 def test_x64_win7_dpc_and_halted_with_interrupts_off(make: Opener, tmp_path: Path) -> None:
@@ -122,13 +129,25 @@ def test_x86_pae_kdversionblock_irql_and_ebp_chain(make: Opener, tmp_path: Path)
     # EBP chain: [ebp+4] is nt!IofCallDriver+0x63 (the story's return address).
     chain = [(f["method"], f["symbol"]) for f in vcpus[1]["stack"]]
     assert ("frame_pointer", "nt!IofCallDriver+0x63") in chain
+    assert report["culprit"]["module"] == "qutmdrv.sys"
     assert _codes(report) == []
 
 
-def test_the_world_has_no_readable_kdbg(make: Opener, tmp_path: Path) -> None:
-    # Nothing above used a KDBG: the block is scrambled as the Win8+ encoding leaves it.
+def test_the_world_has_no_plain_kdbg(make: Opener, tmp_path: Path) -> None:
     built, _ = _report(make, tmp_path, hung.hung_x64())
     assert built.path is not None and b"KDBG" not in built.path.read_bytes()
+
+
+def test_nothing_needs_the_kdbg(make: Opener, tmp_path: Path) -> None:
+    # Scrambled beyond any key: everything but the DPC (whose KPRCB offset on this build
+    # only the KDBG gives) comes out the same, with no anomaly about it.
+    built, report = _report(make, tmp_path, _with_guest(hung.hung_x64(), kdbg="scrambled"))
+    assert [v["state"] for v in report["vcpus"]] == [
+        "user", "idle", "spinning", "kernel_thread", "kernel_thread"]
+    assert report["dump"]["kd_debugger_data_block"] is None
+    assert report["dump"]["kernel_base"] == _hex(hung.NT64)
+    assert [m["name"] for m in report["modules"]] == [m.name for m in built.modules]
+    assert _codes(report) == ["paging_root_fallback"]
 
 
 def test_broken_self_pointer_is_an_anomaly(make: Opener, tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ module):
 4. PsLoadedModuleList: KdVersionBlock (x86) or the kernel's export table (section 3.1),
    accepted only when its first entry is the kernel image;
 5. the build: DBGKD_GET_VERSION64.MinorVersion (section 3.4), KUSER_SHARED_DATA
-   NtBuildNumber (Windows 10+), or the kernel's FileVersion resource.
+   NtBuildNumber (Windows 10+), or the kernel's FileVersion resource;
+6. x64 only, optional: the encoded KDBG, decoded with keys read from KdCopyDataBlock's code
+   (kdbg_decode.py, section 3.2). It adds its offsets and lists; nothing needs it.
 
 Every step is bounded and gives an anomaly rather than an exception when it fails.
 """
@@ -26,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dumptriage.dump.containers.vcpu import VcpuRegisters
 from dumptriage.dump.kernel import kernel_image as K
 from dumptriage.dump.kernel.guest_paging import PagingRoot, choose_root
+from dumptriage.dump.kernel.kdbg import Kdbg
+from dumptriage.dump.kernel.kdbg_decode import decode_kdbg, find_keys
 from dumptriage.dump.kernel.kpcr import GuestCpu, locate
 from dumptriage.dump.kernel.layouts import (
     DbgkdVersionLayout,
@@ -35,7 +39,7 @@ from dumptriage.dump.kernel.layouts import (
     ldr_layout,
 )
 from dumptriage.dump.kernel.modules import read_pointer
-from dumptriage.dump.kernel.pe_image import PeImage, exports, version_info
+from dumptriage.dump.kernel.pe_image import PeImage, exports, read_pe, version_info
 from dumptriage.dump.memory.physical import PhysicalMemory
 from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
@@ -59,6 +63,17 @@ class KdVersion(Record):
     ps_loaded_module_list: int
 
 
+class Known(Record):
+    """What the container already states (a guest header's DUMP_HEADER or KDBG, the
+    ``VMCOREINFO`` note of virtio-win's FwCfg driver): tried first, method A of section
+    2.2, then checked like everything else."""
+
+    dtb: int | None = None
+    kernel_base: int | None = None
+    ps_loaded_module_list: int | None = None
+    build: int | None = None
+
+
 class Discovery(Record):
     """What was found; None where a step failed (its anomaly says why)."""
 
@@ -73,6 +88,7 @@ class Discovery(Record):
     product_type: int | None  # KUSER_SHARED_DATA.NtProductType (1 WinNt, 2 LanManNt, 3 Server)
     suite_mask: int | None
     anomalies: tuple[Anomaly, ...]
+    kdbg: Kdbg | None = None  # x64: decoded with keys from KdCopyDataBlock (optional)
 
     @property
     def image_key(self) -> str | None:
@@ -95,14 +111,16 @@ def reader(memory: VirtualMemory | None) -> ReadBytes:
 
 
 def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
-             offered: VirtualMemory | None, arch: str) -> Discovery:
+             offered: VirtualMemory | None, arch: str, known: Known | None = None
+             ) -> Discovery:
+    known = known or Known()
     bits = 64 if arch == "x64" else 32
     kuser = kuser_layout()
     kuser_va = kuser.x64_va if bits == 64 else kuser.x86_va
     problems: list[Anomaly] = []
     root = None
     if physical is not None:
-        root, found = choose_root(physical, vcpus, arch, kuser_va)
+        root, found = choose_root(physical, vcpus, arch, kuser_va, known.dtb)
         problems += found
     memory = root.memory if root is not None else offered
     read = reader(memory)
@@ -115,14 +133,17 @@ def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
         cpus.append(cpu)
         problems += [problem] if problem else []
     version = _kd_version(read, cpus, bits, dbgkd_version_layout())
-    kernel, how = _kernel(read, vcpus, version, bits)
+    kernel, how = _kernel(read, vcpus, version, bits, known.kernel_base)
     if kernel is None:
         problems.append(anomaly(
             AnomalyCode.KERNEL_NOT_FOUND, "kernel image",
             "no Windows kernel image found from KdVersionBlock, the IDT handlers or the "
             "vCPUs' kernel-mode RIPs"))
-    head = _module_list(read, kernel, version, bits, problems) if kernel else None
-    build, source = _build(read, kernel, version, kuser_va)
+    kdbg = _decoded_kdbg(read, kernel, problems) if kernel is not None and bits == 64 else None
+    head = (_module_list(read, kernel, version, kdbg, bits, problems, known)
+            if kernel else None)
+    build, source = (known.build, "the container") if known.build else \
+        _build(read, kernel, version, kuser_va)
     if build is None:
         problems.append(anomaly(
             AnomalyCode.BUILD_NOT_FOUND, "build",
@@ -134,7 +155,20 @@ def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
         ps_loaded_module_list=head, build=build, build_source=source,
         product_type=product if product in (1, 2, 3) else None,
         suite_mask=_u32(read, kuser_va + kuser.suite_mask) if product in (1, 2, 3) else None,
-        anomalies=tuple(problems))
+        anomalies=tuple(problems), kdbg=kdbg)
+
+
+def _decoded_kdbg(read: ReadBytes, kernel: PeImage, problems: list[Anomaly]) -> Kdbg | None:
+    keys = find_keys(read, kernel)
+    if keys is None:
+        return None  # the usual case without a debugger's help: nothing to report
+    found = decode_kdbg(read, keys)
+    if found is None:
+        problems.append(anomaly(
+            AnomalyCode.KDBG_UNAVAILABLE, "KdDebuggerDataBlock",
+            f"KdCopyDataBlock names the block at {keys.data_block:#x}, but it does not "
+            "decode to a 'KDBG' header with the keys it names"))
+    return found
 
 
 def _u32(read: ReadBytes, va: int) -> int | None:
@@ -162,7 +196,13 @@ def _kd_version(read: ReadBytes, cpus: Sequence[GuestCpu], bits: int,
 
 
 def _kernel(read: ReadBytes, vcpus: Sequence[VcpuRegisters], version: KdVersion | None,
-            bits: int) -> tuple[PeImage | None, str | None]:
+            bits: int, known_base: int | None) -> tuple[PeImage | None, str | None]:
+    if known_base:
+        # A guest header's KDBG names the base itself: a PE image of the guest's machine
+        # there is enough (no kernel PDB name needed).
+        image = read_pe(read, known_base)
+        if image is not None and image.machine == _MACHINE[bits]:
+            return image, "the container's kernel base"
     if version is not None:
         image = K.check_kernel_at(read, version.kern_base, bits)
         if image is not None:
@@ -177,15 +217,20 @@ def _kernel(read: ReadBytes, vcpus: Sequence[VcpuRegisters], version: KdVersion 
     return image, how
 
 
-def _module_list(read: ReadBytes, kernel: PeImage, version: KdVersion | None, bits: int,
-                 problems: list[Anomaly]) -> int | None:
+def _module_list(read: ReadBytes, kernel: PeImage, version: KdVersion | None,
+                 kdbg: Kdbg | None, bits: int, problems: list[Anomaly],
+                 known: Known) -> int | None:
     candidates: list[tuple[int, str]] = []
+    if known.ps_loaded_module_list:
+        candidates.append((known.ps_loaded_module_list, "the container"))
     if version is not None and version.ps_loaded_module_list:
         candidates.append((version.ps_loaded_module_list, "KdVersionBlock"))
     export = next((rva for rva, name in exports(read, kernel) if name == "PsLoadedModuleList"),
                   None)
     if export is not None:
         candidates.append((kernel.base + export, "the kernel's export table"))
+    if kdbg is not None and kdbg.ps_loaded_module_list:
+        candidates.append((kdbg.ps_loaded_module_list, "the decoded KDBG"))
     ldr = ldr_layout("x64" if bits == 64 else "x86")
     for head, _ in candidates:
         first = read_pointer(read, head, bits)

@@ -42,6 +42,8 @@ def completed_info(info: DumpInfo, found: Discovery) -> DumpInfo:
         kernel_base=info.kernel_base or (found.kernel.base if found.kernel else None),
         ps_loaded_module_list=info.ps_loaded_module_list or found.ps_loaded_module_list,
         directory_table_base=dtb,
+        kd_debugger_data_block=info.kd_debugger_data_block or (
+            found.kdbg.va if found.kdbg is not None else None),
         kernel_image_key=info.kernel_image_key or found.image_key)
 
 

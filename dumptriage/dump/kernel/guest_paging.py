@@ -6,7 +6,7 @@ under KVA shadow (the Meltdown mitigation) holds a *user* CR3 that maps almost n
 memory, so the root is chosen the way QEMU's elf2dmp does (contrib/elf2dmp/main.c, sheet
 source Q4), each candidate accepted only if KUSER_SHARED_DATA translates through it:
 
-1. vCPU 0's CR3;
+1. vCPU 0's CR3, then a DirectoryTableBase the container states (a guest header's);
 2. the CR3 of any vCPU whose GS base has bit 63 set (x64) or whose CPL is 0 (x86): it was
    running kernel code, so its CR3 is a kernel root;
 3. x64: the qword at KERNEL_GS_BASE(vCPU 0) + 0x7000, read through vCPU 0's CR3 (elf2dmp's
@@ -50,7 +50,8 @@ def paging_mode(arch: str, regs: VcpuRegisters) -> PagingMode:
 
 
 def choose_root(physical: PhysicalMemory, vcpus: Sequence[VcpuRegisters], arch: str,
-                kuser_va: int) -> tuple[PagingRoot | None, list[Anomaly]]:
+                kuser_va: int, known_dtb: int | None = None
+                ) -> tuple[PagingRoot | None, list[Anomaly]]:
     """The first root that maps KUSER_SHARED_DATA; else vCPU 0's, unverified, and why."""
     if not vcpus:
         return None, []
@@ -69,7 +70,7 @@ def choose_root(physical: PhysicalMemory, vcpus: Sequence[VcpuRegisters], arch: 
 
     first = memory(vcpus[0].cr3)
     tried: list[str] = []
-    for source, dtb in _candidates(vcpus, mode, first):
+    for source, dtb in _candidates(vcpus, mode, first, known_dtb):
         mem = first if dtb == vcpus[0].cr3 else memory(dtb)
         if maps_kuser(mem):
             problems = [] if not tried else [anomaly(
@@ -84,8 +85,8 @@ def choose_root(physical: PhysicalMemory, vcpus: Sequence[VcpuRegisters], arch: 
         f"{', '.join(tried) or 'nothing'}: reading through vCPU 0's CR3 anyway")]
 
 
-def _candidates(vcpus: Sequence[VcpuRegisters], mode: PagingMode,
-                first: PagedMemory) -> list[tuple[str, int]]:
+def _candidates(vcpus: Sequence[VcpuRegisters], mode: PagingMode, first: PagedMemory,
+                known_dtb: int | None) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     seen: set[int] = set()
 
@@ -96,6 +97,7 @@ def _candidates(vcpus: Sequence[VcpuRegisters], mode: PagingMode,
 
     if vcpus[0].cr0 & _CR0_PG:
         add("vCPU 0 CR3", vcpus[0].cr3)
+    add("the container's DirectoryTableBase", known_dtb)
     for regs in vcpus:
         in_kernel = regs.gs_base >> 63 if mode is PagingMode.X64 else regs.cpl == 0
         if in_kernel and regs.cr0 & _CR0_PG:

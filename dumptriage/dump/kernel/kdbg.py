@@ -46,6 +46,7 @@ class Kdbg(Record):
     offset_kthread_stack_limit: int | None
     offset_kthread_stack_base: int | None
     source: str
+    offset_prcb_dpc_routine: int | None = None  # KPRCB.DpcRoutineActive
 
 
 def parse_kdbg(blob: bytes, va: int, pointer_bits: int, source: str) -> Kdbg | None:
@@ -83,6 +84,7 @@ def parse_kdbg(blob: bytes, va: int, pointer_bits: int, source: str) -> Kdbg | N
         offset_kthread_stack_limit=number(0x340, "offset_kthread_stack_limit", 4),
         offset_kthread_stack_base=number(0x344, "offset_kthread_stack_base", 4),
         source=source,
+        offset_prcb_dpc_routine=number(0x2B2, "offset_prcb_dpc_routine"),
     )
 
 

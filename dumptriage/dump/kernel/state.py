@@ -46,6 +46,7 @@ TYPE_CHECKING = False  # see model/record.py
 if TYPE_CHECKING:
     from dumptriage.dump.containers.protocol import VirtualMemory
     from dumptriage.dump.kernel.discovery import Discovery
+    from dumptriage.dump.kernel.kdbg import Kdbg
     from dumptriage.dump.memory.physical import PhysicalMemory
     from dumptriage.model.vcpu import Vcpu
 
@@ -66,7 +67,6 @@ class KernelState:
         self._container_info = info
         self._physical = physical
         self._bugcheck = bugcheck
-        self._kdbg = offer.kdbg
         self._header_regs = offer.header_registers
         self._found: dict[str, list[Anomaly]] = {part: [] for part in self.PARTS}
 
@@ -85,10 +85,17 @@ class KernelState:
         header's decoded copy) still names the module list first."""
         if not self._offer.vcpus:
             return None
-        from dumptriage.dump.kernel.discovery import discover
+        from dumptriage.dump.kernel.discovery import Known, discover
 
-        found = discover(self._offer.vcpus, self._physical, self._offer.memory,
-                         self._container_info.arch)
+        info, kdbg = self._container_info, self._offer.kdbg
+        known = Known(
+            dtb=info.directory_table_base,
+            kernel_base=(kdbg.kern_base if kdbg else None) or info.kernel_base,
+            ps_loaded_module_list=(kdbg.ps_loaded_module_list if kdbg else None)
+            or info.ps_loaded_module_list,
+            build=info.os.build or None)
+        found = discover(self._offer.vcpus, self._physical, self._offer.memory, info.arch,
+                         known)
         self._found["discovery"].extend(found.anomalies)
         return found
 
@@ -106,6 +113,14 @@ class KernelState:
     @property
     def _info(self) -> DumpInfo:
         return self.info
+
+    @cached_property
+    def _kdbg(self) -> Kdbg | None:
+        """The container's KDBG; for a vmcore, else the one discovery decoded."""
+        if self._offer.kdbg is not None or not self._offer.vcpus:
+            return self._offer.kdbg
+        found = self.discovery
+        return found.kdbg if found is not None else None
 
     @cached_property
     def _read(self) -> ReadBytes:
@@ -292,11 +307,12 @@ class KernelState:
         found = self.discovery
         if found is None or not self._decodable:
             return ()
-        from dumptriage.dump.kernel.vcpus import vcpu_record
+        from dumptriage.dump.kernel.vcpus import PrcbFields, vcpu_record
 
         walker = StackWalker(self._read, self.module_map, self._info.pointer_bits)
         by_index = {cpu.index: cpu for cpu in found.cpus}
-        return tuple(vcpu_record(regs, by_index.get(regs.index), self._read, self.layout,
+        fields = PrcbFields.of(self._kdbg, self.layout)
+        return tuple(vcpu_record(regs, by_index.get(regs.index), self._read, fields,
                                  self.module_map, walker, self._vcpu_bounds,
                                  self._info.pointer_bits)
                      for regs in self._offer.vcpus)

@@ -1,8 +1,9 @@
 """One ``model.vcpu.Vcpu`` per vCPU of a host-side memory dump: where, what, on which
 thread, and the stack from its own registers.
 
-The KPRCB fields (CurrentThread, IdleThread, DpcRoutineActive) come from the per-build
-table (layouts/kernel.toml); the state from vcpu_state.py; the stack from stack.py's
+The KPRCB fields (CurrentThread, IdleThread, DpcRoutineActive) come from the KDBG's own
+offsets when a KDBG was found or decoded, else the per-build table (layouts/kernel.toml);
+the state from vcpu_state.py; the stack from stack.py's
 walker started at the vCPU's RIP/RSP/RBP: .pdata unwinding on x64 where the image's
 exception directory is in memory, the EBP chain and a scan on x86. A user-mode vCPU's
 stack is not walked (its frames would be user code, with no module list for it).
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dumptriage.dump.containers.vcpu import VcpuRegisters
+from dumptriage.dump.kernel.kdbg import Kdbg
 from dumptriage.dump.kernel.kpcr import GuestCpu
 from dumptriage.dump.kernel.layouts import KernelLayout
 from dumptriage.dump.kernel.modules import ModuleMap, read_pointer
@@ -20,6 +22,7 @@ from dumptriage.dump.kernel.registers import Registers
 from dumptriage.dump.kernel.stack import StackBounds, StackWalker
 from dumptriage.dump.kernel.vcpu_state import WINDOW, Code, CpuFacts, classify
 from dumptriage.model.dump import Frame
+from dumptriage.model.record import Record
 from dumptriage.model.vcpu import Vcpu
 
 ReadBytes = Callable[[int, int], bytes | None]
@@ -29,17 +32,39 @@ Bounds = Callable[[int, int | None], StackBounds]  # (rsp, thread) -> the stack 
 MAX_VCPU_FRAMES = 32
 
 
-def kprcb_facts(read: ReadBytes, cpu: GuestCpu | None, layout: KernelLayout | None,
+class PrcbFields(Record):
+    """Where the KPRCB fields a vCPU's state needs are (None: not known for this build)."""
+
+    current_thread: int | None
+    idle_thread: int | None
+    dpc_routine_active: int | None
+
+    @classmethod
+    def of(cls, kdbg: Kdbg | None, layout: KernelLayout | None) -> PrcbFields:
+        """The KDBG's offsets win over the table's (as for crash dumps, processors.py)."""
+        def pick(from_kdbg: int | None, from_table: int | None) -> int | None:
+            return from_kdbg if from_kdbg else from_table
+
+        return cls(
+            current_thread=pick(kdbg.offset_prcb_current_thread if kdbg else None,
+                                layout.prcb_current_thread if layout else None),
+            idle_thread=layout.prcb_idle_thread if layout else None,
+            dpc_routine_active=pick(kdbg.offset_prcb_dpc_routine if kdbg else None,
+                                    layout.prcb_dpc_routine_active if layout else None))
+
+
+def kprcb_facts(read: ReadBytes, cpu: GuestCpu | None, fields: PrcbFields,
                 bits: int) -> CpuFacts:
-    if cpu is None or cpu.prcb is None or layout is None:
+    if cpu is None or cpu.prcb is None:
         return CpuFacts(irql=cpu.irql if cpu else None)
     prcb = cpu.prcb
-    thread = read_pointer(read, prcb + layout.prcb_current_thread, bits)
-    idle = (read_pointer(read, prcb + layout.prcb_idle_thread, bits)
-            if layout.prcb_idle_thread is not None else None)
+    thread = (read_pointer(read, prcb + fields.current_thread, bits)
+              if fields.current_thread is not None else None)
+    idle = (read_pointer(read, prcb + fields.idle_thread, bits)
+            if fields.idle_thread is not None else None)
     dpc = None
-    if layout.prcb_dpc_routine_active is not None:
-        blob = read(prcb + layout.prcb_dpc_routine_active, 1)
+    if fields.dpc_routine_active is not None:
+        blob = read(prcb + fields.dpc_routine_active, 1)
         dpc = bool(blob[0]) if blob else None
     return CpuFacts(thread=thread or None, idle_thread=idle or None, irql=cpu.irql,
                     dpc_active=dpc)
@@ -51,9 +76,9 @@ def code_around(read: ReadBytes, rip: int) -> Code:
 
 
 def vcpu_record(regs: VcpuRegisters, cpu: GuestCpu | None, read: ReadBytes,
-                layout: KernelLayout | None, modules: ModuleMap, walker: StackWalker,
+                fields: PrcbFields, modules: ModuleMap, walker: StackWalker,
                 bounds: Bounds, bits: int) -> Vcpu:
-    facts = kprcb_facts(read, cpu, layout, bits)
+    facts = kprcb_facts(read, cpu, fields, bits)
     state, reason = classify(regs, code_around(read, regs.rip), facts)
     module = modules.find(regs.rip)
     stack: tuple[Frame, ...] = ()
