@@ -237,3 +237,12 @@ def test_crash_dumps_import_none_of_the_vmcore_code() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_x86_without_pae_uses_two_level_paging(make: Opener, tmp_path: Path) -> None:
+    # CR4.PAE clear: the same world through 2-level page tables (hung-guest-dumps.md 2.1).
+    built, report = _report(make, tmp_path, replace(hung.hung_x86_pae(), pae=False))
+    assert not built.vcpus[0].cr4 & 0x20
+    assert report["dump"]["pae"] is False and report["dump"]["kernel_base"] == "0x83c13000"
+    assert [v["state"] for v in report["vcpus"]] == ["interrupt", "spinning", "user"]
+    assert _codes(report) == []
