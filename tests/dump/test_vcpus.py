@@ -246,3 +246,19 @@ def test_x86_without_pae_uses_two_level_paging(make: Opener, tmp_path: Path) -> 
     assert report["dump"]["pae"] is False and report["dump"]["kernel_base"] == "0x83c13000"
     assert [v["state"] for v in report["vcpus"]] == ["interrupt", "spinning", "user"]
     assert _codes(report) == []
+
+
+def test_anomalies_come_in_one_order_whatever_is_read_first(make: Opener,
+                                                            tmp_path: Path) -> None:
+    from dumptriage.dump.crash_dump import open_dump
+
+    spec = _with_guest(hung.hung_x64(), idt_handler_rva=None, kdbg="scrambled",
+                       drop_pages=(hung.SPINDRV + hung.SPIN_RIP,))
+    _, path = make(spec, tmp_path / "vm.core")
+    with open_dump(path) as dump:
+        _ = dump.vcpus, dump.processors
+        first = dump.all_anomalies()
+    with open_dump(path) as dump:
+        second = dump.all_anomalies()
+        assert dump.vcpus[2].state == "unknown"
+    assert first == second and [a.code for a in first][0] == "paging_root_fallback"
