@@ -261,4 +261,4 @@ def test_anomalies_come_in_one_order_whatever_is_read_first(make: Opener,
     with open_dump(path) as dump:
         second = dump.all_anomalies()
         assert dump.vcpus[2].state == "unknown"
-    assert first == second and [a.code for a in first][0] == "paging_root_fallback"
+    assert first == second and first[0].code == "paging_root_fallback"
