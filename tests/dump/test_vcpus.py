@@ -121,8 +121,9 @@ def test_x86_pae_kdversionblock_irql_and_ebp_chain(make: Opener, tmp_path: Path)
     assert dump["arch"] == "x86"
     assert [m["name"] for m in report["modules"]] == [m.name for m in built.modules]
     vcpus = report["vcpus"]
-    assert [v["state"] for v in vcpus] == ["interrupt", "spinning", "user"]
-    assert [v["irql"] for v in vcpus] == [0x1C, 2, 0]
+    assert [v["state"] for v in vcpus] == ["interrupt", "spinning", "user", "dpc"]
+    assert [v["irql"] for v in vcpus] == [0x1C, 2, 0, 2]
+    assert "DPC stack" in vcpus[3]["reason"]  # KPRCB.DpcStack (ntdiff Win7 x86 0x1908)
     assert [v["kpcr"] for v in vcpus] == [_hex(v.kpcr) for v in built.vcpus]
     assert [v["thread"] for v in vcpus] == [_hex(v.thread) for v in built.vcpus]
     assert vcpus[1]["module"] == "qutmdrv.sys" and "IRQL 2" in vcpus[1]["reason"]
@@ -244,7 +245,7 @@ def test_x86_without_pae_uses_two_level_paging(make: Opener, tmp_path: Path) -> 
     built, report = _report(make, tmp_path, replace(hung.hung_x86_pae(), pae=False))
     assert not built.vcpus[0].cr4 & 0x20
     assert report["dump"]["pae"] is False and report["dump"]["kernel_base"] == "0x83c13000"
-    assert [v["state"] for v in report["vcpus"]] == ["interrupt", "spinning", "user"]
+    assert [v["state"] for v in report["vcpus"]] == ["interrupt", "spinning", "user", "dpc"]
     assert _codes(report) == []
 
 
