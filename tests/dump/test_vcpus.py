@@ -263,3 +263,22 @@ def test_anomalies_come_in_one_order_whatever_is_read_first(make: Opener,
         second = dump.all_anomalies()
         assert dump.vcpus[2].state == "unknown"
     assert first == second and first[0].code == "paging_root_fallback"
+
+
+def test_a_vcpu_still_in_firmware_is_unknown_without_a_kpcr_anomaly(make: Opener,
+                                                                   tmp_path: Path) -> None:
+    # An AP that Windows never started sits in real mode (hung-guest-dumps.md 4.1): CR0.PE
+    # and PG clear, CS 0xF000-ish. It has no KPCR to look for.
+    built = make(hung.hung_x64_win7(), tmp_path / "fw.core")[0]
+    from dumptriage.dump.crash_dump import CrashDump
+    from tests.vmcore_world import SynthVmcore
+
+    assert built.path is not None
+    reset = replace(built.vcpus[1], cr0=0x60000010, cr3=0, cs=0xF000, rip=0xFFF0,
+                    gs_base=0, kernel_gs_base=0)
+    world = replace(built, vcpus=(built.vcpus[0], reset))
+    with CrashDump(SynthVmcore(str(built.path), world)) as dump:
+        states = [v.state for v in dump.vcpus]
+        codes = [a.code for a in dump.all_anomalies()]
+    assert states == ["dpc", "unknown"]
+    assert "kpcr_invalid" not in codes
