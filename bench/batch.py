@@ -78,13 +78,20 @@ def damage(folder: Path, every: int = 20) -> int:
 
 
 def _tree(pid: int) -> list[int]:
+    # every thread's children: a process started from another thread than the main one
+    # (a Dask nanny's worker, started from its event loop) is listed under that thread
     out = [pid]
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return out
-    for child in children:
-        out.extend(_tree(int(child)))
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            out.extend(_tree(int(child)))
     return out
 
 

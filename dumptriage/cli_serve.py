@@ -121,12 +121,32 @@ def _run(config: ServiceConfig) -> None:
 
     from dumptriage.service.app import create_app
 
+    _check_port(config.host, config.port)
     config.data.mkdir(parents=True, exist_ok=True)
     click.echo(f"dumptriage serve: http://{_shown_host(config.host)}:{config.port}/ "
                f"(data: {config.data}, {config.workers} workers"
                f"{', token required' if config.token else ''})", err=True)
     uvicorn.run(create_app(config), host=config.host, port=config.port,
-                log_level="warning", access_log=False, lifespan="on")
+                log_level="warning", access_log=False, lifespan="on",
+                # long polls (?wait=) are not waited for at Ctrl-C or SIGTERM
+                timeout_graceful_shutdown=5)
+
+
+def _check_port(host: str, port: int) -> None:
+    """A port in use is one line and exit 2 here, not uvicorn's log line and exit 1."""
+    import socket
+
+    from dumptriage.service.config import ServiceConfigError
+
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as err:
+        raise ServiceConfigError(f"--host {host} --port {port}: cannot listen there: "
+                                 f"{err.strerror or err}") from err
 
 
 def _shown_host(host: str) -> str:

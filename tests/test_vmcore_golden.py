@@ -41,3 +41,7 @@ def test_vmcore_text_and_json(name: str, tmp_path: Path, monkeypatch: pytest.Mon
         assert err == ""
         jsonschema.validate(json.loads(out), SCHEMA)
         check_golden(f"analyze/{name}.json", out)
+        assert main(["analyze", "--format", "markdown", "vm.core"]) == 0
+        out, err = capsys.readouterr()
+        assert err == "" and "## vCPUs" in out
+        check_golden(f"analyze/{name}.md", out)

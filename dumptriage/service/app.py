@@ -15,7 +15,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ OPENAPI = HERE / "openapi.json"
 FEED_EVERY = 256 << 10  # bytes gathered from the socket before they are parsed off the loop
 MULTIPART_SLACK = 1 << 20  # boundaries and part headers on top of --max-upload
 DRAIN_LIMIT = 16 << 20  # read (and drop) this much of a refused body so the client hears why
+MAX_WAIT = 60  # seconds a GET may wait for its analysis to finish (?wait=)
 _ID = re.compile(r"^[0-9a-f]{32}$")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -67,12 +68,12 @@ async def create_analysis(request: Request) -> Response:
         return await _refuse(request, UploadRefused(
             413, f"upload of {declared} bytes is larger than the limit of "
             f"{limits.max_upload} bytes (--max-upload)"))
-    vm = request.query_params.get("vm")
-    try:
-        if vm is not None:
-            vm = check_name(vm, limits, "vm")
+    vm, filename = request.query_params.get("vm"), request.query_params.get("filename")
+    try:  # checked whatever the body is, as openapi.json describes them
+        vm = None if vm is None else check_name(vm, limits, "vm")
+        filename = None if filename is None else check_name(filename, limits, "filename")
     except UploadRefused as err:
-        return error(err.status, str(err))
+        return await _refuse(request, err)
     if not jobs.reserve():
         return error(429, f"{limits.max_jobs} analyses are already being uploaded, queued or "
                      "run (--max-jobs); try again later", {"Retry-After": "5"})
@@ -82,8 +83,7 @@ async def create_analysis(request: Request) -> Response:
     received = Received(folder)
     body: Body | None = None
     try:
-        body = body_for(request.headers.get("content-type", ""), received,
-                        request.query_params.get("filename"), limits)
+        body = body_for(request.headers.get("content-type", ""), received, filename, limits)
         await _stream(request, body, limits.max_upload + MULTIPART_SLACK)
     except (UploadRefused, ClientDisconnect) as err:
         if body is not None:
@@ -147,7 +147,15 @@ async def _refuse(request: Request, err: UploadRefused) -> Response:
 async def get_analysis(request: Request) -> Response:
     jobs: Jobs = request.app.state.jobs
     job_id = request.path_params["id"]
-    found = await jobs.db(jobs.ledger.get, job_id) if _ID.match(job_id) else None
+    wait = request.query_params.get("wait", "0")
+    if not wait.isdigit() or int(wait) > MAX_WAIT:
+        return error(400, f"wait must be a whole number of seconds from 0 to {MAX_WAIT}")
+    if not _ID.match(job_id):
+        return error(404, f"no analysis {job_id!r}")
+    found = await jobs.db(jobs.ledger.get, job_id)
+    if found is not None and found["status"] in ("queued", "running") and int(wait):
+        await jobs.wait(job_id, int(wait))
+        found = await jobs.db(jobs.ledger.get, job_id)
     if found is None:
         return error(404, f"no analysis {job_id!r}")
     return JSONResponse(found)
@@ -161,8 +169,7 @@ async def list_buckets(request: Request) -> Response:
     since = params.get("since")
     try:
         if since is not None:
-            since = datetime.fromisoformat(since.replace("Z", "+00:00")).strftime(
-                "%Y-%m-%dT%H:%M:%S")
+            since = _utc(since)
         limit = int(params.get("limit", "100"))
         if not 1 <= limit <= 1000:
             raise ValueError("limit")
@@ -171,6 +178,14 @@ async def list_buckets(request: Request) -> Response:
                      "a number from 1 to 1000")
     found = await jobs.db(buckets, jobs.store, since, params.get("vm"), limit)
     return JSONResponse(found)
+
+
+def _utc(text: str) -> str:
+    """An ISO date or RFC 3339 date-time as the history's UTC ``YYYY-MM-DDTHH:MM:SS``."""
+    when = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 async def get_bucket(request: Request) -> Response:

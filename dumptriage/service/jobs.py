@@ -14,14 +14,16 @@ All SQLite work happens on one thread (``_db``); the event loop awaits it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -73,20 +75,22 @@ class Jobs:
         self._active = 0  # uploads in progress + queued + running
         self._runners: list[threading.Thread] = []
         self._ledger: Ledger | None = None  # both owned by the _db thread
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finished: dict[str, asyncio.Event] = {}  # jobs in progress (event loop only)
         self._store: Any = None
 
     # --- life -----------------------------------------------------------------------
     def start(self) -> None:
         uploads = self.config.uploads
         uploads.mkdir(parents=True, exist_ok=True)
-        for leftover in uploads.iterdir():  # a previous run's unfinished uploads
-            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in [*uploads.iterdir(), self.config.data / "work"]:
+            shutil.rmtree(leftover, ignore_errors=True)  # a previous run's unfinished work
         self._call(self._open)
         for n in range(max(1, self.config.workers)):
             # Daemon threads: a shutdown does not wait for an analysis to end; the worker
             # processes are daemonic too, so multiprocessing ends them at exit.
-            runner = threading.Thread(target=self._runner, name=f"dumptriage-job-{n}",
-                                      daemon=True)
+            runner = threading.Thread(target=self._runner, args=(n,),
+                                      name=f"dumptriage-job-{n}", daemon=True)
             runner.start()
             self._runners.append(runner)
 
@@ -153,8 +157,27 @@ class Jobs:
             shutil.rmtree(job.folder, ignore_errors=True)
             self.release()
             return {**existing, "deduplicated": True}
+        self._loop = asyncio.get_running_loop()
+        self._finished[job.id] = asyncio.Event()
         self._queue.put(job)
         return {"id": job.id, "status": "queued", "deduplicated": False}
+
+    async def wait(self, job_id: str, seconds: float) -> None:
+        """Until the job is done or failed, or ``seconds`` have passed (a long poll)."""
+        event = self._finished.get(job_id)
+        if event is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), seconds)
+
+    def _announce(self, job_id: str) -> None:
+        """From a runner thread: the job's outcome is in the ledger."""
+        def finished() -> None:
+            event = self._finished.pop(job_id, None)
+            if event is not None:
+                event.set()
+
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(finished)
 
     def _find_or_add(self, job: Job, key: str) -> dict[str, Any] | None:
         # One thread does all database work, so finding and adding cannot interleave.
@@ -168,38 +191,75 @@ class Jobs:
         return None
 
     # --- running --------------------------------------------------------------------
-    def _runner(self) -> None:
+    def _runner(self, n: int) -> None:
+        """One long-lived batch Pool of one worker process: it asks for the next job only
+        when its worker is idle (depth 1), so a warm worker (rules and catalogues loaded)
+        takes job after job; a killed or dead one is replaced by the Pool."""
+        from dumptriage.batch.engine import Pool
+        from dumptriage.batch.worker import WorkerOptions
+
+        scratch = self.config.data / "work" / f"worker-{n}"  # archive members go here
+        scratch.mkdir(parents=True, exist_ok=True)
+        limits = self.config.limits
+        pool = Pool(1, WorkerOptions(limits=limits.archive, analyzer=self.config.analyzer,
+                                     tmpdir=str(scratch)), limits.timeout, depth=1)
+        taken: dict[str, Job] = {}
+        while True:
+            try:
+                for item, outcomes in pool.run(self._inputs(taken)):
+                    self._done(taken.pop(item.abspath), item, outcomes, scratch)
+                return
+            except Exception as err:  # a bug of ours: its jobs fail, the runner goes on
+                for job in list(taken.values()):
+                    self._fail(job, err)
+                taken.clear()
+
+    def _inputs(self, taken: dict[str, Job]) -> Iterator[Input]:
         while True:
             job = self._queue.get()
             if job is None:
                 return
             try:
-                self._run(job)
-            except Exception as err:  # a bug of ours: the job fails, the runner goes on
-                self._call(self.ledger.finished, job.id, None, None,
-                           (INTERNAL, f"internal error: {type(err).__name__}: {err}"))
-            finally:
-                shutil.rmtree(job.folder, ignore_errors=True)
-                self.release()
+                item = self._input(job)
+            except Exception as err:
+                self._fail(job, err)
+                continue
+            taken[item.abspath] = job
+            yield item
 
-    def _run(self, job: Job) -> None:
-        from dumptriage.batch.engine import Pool
-        from dumptriage.batch.worker import WorkerOptions
-
+    def _input(self, job: Job) -> Input:
         self._call(self.ledger.started, job.id)
         dump = job.received.dump
         assert dump is not None
         st = os.stat(dump.path)
-        item = Input(dump.name, str(dump.path), dump.kind,
+        return Input(dump.name, str(dump.path), dump.kind,
                      tuple(str(c.path) for c in job.received.context), job.vm,
                      FileStat(st.st_size, st.st_mtime_ns, st.st_ino))
-        limits = self.config.limits
-        options = WorkerOptions(limits=limits.archive, analyzer=self.config.analyzer,
-                                tmpdir=str(job.folder))
-        outcomes = [o for _, done in Pool(1, options, limits.timeout).run([item])
-                    for o in done]
-        outcomes = [_unrooted(o, job.folder) for o in outcomes]
-        self._call(self._record, job, item, outcomes)
+
+    def _done(self, job: Job, item: Input, outcomes: list[Outcome], scratch: Path) -> None:
+        # Files first, then the answer: a client that sees "done" finds nothing left over.
+        for leftover in scratch.iterdir():  # members of an archive refused half-way
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(job.folder, ignore_errors=True)
+        try:
+            self._call(self._record, job, item, [_unrooted(o, job.folder) for o in outcomes])
+        except Exception as err:
+            self._fail(job, err)
+            return
+        self._announce(job.id)
+        self.release()
+
+    def _fail(self, job: Job, err: Exception) -> None:
+        try:
+            self._call(self.ledger.finished, job.id, None, None,
+                       (INTERNAL, f"internal error: {type(err).__name__}: {err}"))
+        finally:
+            self._announce(job.id)
+            self._cleanup(job)
+
+    def _cleanup(self, job: Job) -> None:
+        shutil.rmtree(job.folder, ignore_errors=True)
+        self.release()
 
     def _record(self, job: Job, item: Input, outcomes: list[Outcome]) -> None:
         run_id = self._store.start_run([f"upload:{job.id}"])
@@ -235,15 +295,15 @@ def _unrooted(outcome: Outcome, folder: Path) -> Outcome:
     """The outcome with the job folder's paths shown as the uploaded names (``vm113.xml``,
     not ``/srv/data/uploads/ID/context/vm113.xml``): the server's layout is not the
     client's business, and the reports read as for the files the engineer dropped."""
-    prefixes = [f"{folder}/context/", f"{folder}/dump/", f"{folder}/"]
     row = outcome.row
-    error = row.error
-    for prefix in prefixes:
-        error = error.replace(prefix, "") if error else error
+    error = _unroot(row.error, str(folder)) if row.error else row.error
     report = outcome.report
     if report is not None:
         text = json.dumps(unpack_report(report), separators=(",", ":"))
-        for prefix in prefixes:
-            text = text.replace(json.dumps(prefix)[1:-1], "")
-        report = pack_report(json.loads(text))
+        report = pack_report(json.loads(_unroot(text, json.dumps(str(folder))[1:-1])))
     return replace(outcome, row=replace(row, error=error), report=report)
+
+
+def _unroot(text: str, folder: str) -> str:
+    """``FOLDER/context/N/``, ``FOLDER/dump/`` and ``FOLDER/`` taken out of ``text``."""
+    return re.sub(re.escape(folder) + r"/(?:context/\d+/|dump/)?", "", text)

@@ -230,10 +230,10 @@ class FormBody:
         else:
             if len(received.context) >= limits.max_context_files:
                 raise UploadRefused(413, f"more than {limits.max_context_files} context files")
-            folder, limit = received.folder / CONTEXT_FIELD, limits.max_context_file
-            if (folder / name).exists():
-                raise UploadRefused(400, f"context: two files named {name!r}")
-        folder.mkdir(exist_ok=True)
+            # context/N/NAME: two host files may share a name (two hosts' qemu.log)
+            folder = received.folder / CONTEXT_FIELD / str(len(received.context))
+            limit = limits.max_context_file
+        folder.mkdir(parents=True, exist_ok=True)
         return BlockFile(folder / name, limit, f"{field_name} {name!r}")
 
     def _data(self, data: memoryview) -> None:

@@ -88,15 +88,19 @@ def _kdump_image(ram: GuestRam, cpus: Sequence[SynthVcpu], notes: bytes, is64: b
     # QEMU writes one zero page first; every zero page's descriptor points at it.
     data = bytearray(PAGE)
     descs = bytearray()
+    zero = _desc(data_at, PAGE, 0)
     for pfn in present:
         if pfn in stored:
             flags, blob = stored[pfn]
             descs += _desc(data_at + len(data), len(blob), flags)
             data += blob
             continue
+        if ram.is_hole(pfn):  # sized runs: most of a big guest, zero without a look
+            descs += zero
+            continue
         content = ram.page(pfn)
         if not any(content):
-            descs += _desc(data_at, PAGE, 0)
+            descs += zero
             continue
         packed = zlib.compress(content) if compress else content
         flags = ZLIB_FLAG if compress and len(packed) < PAGE else 0

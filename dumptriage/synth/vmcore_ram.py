@@ -63,6 +63,13 @@ class GuestRam:
                 out[lo - pa : hi - pa] = blob[lo - at : hi - at]
         return bytes(out)
 
+    def is_hole(self, pfn: int) -> bool:
+        """True when nothing was given for ``pfn``: a sized run's page with no overlay."""
+        if pfn in self.by_pfn:
+            return False
+        i = self.run_of(pfn * PAGE)
+        return i is not None and self.runs[i][2] is None
+
     def pfns(self) -> Iterator[int]:
         for base, size, _ in self.runs:
             yield from range(base // PAGE, (base + size + PAGE - 1) // PAGE)

@@ -93,7 +93,7 @@ def story_files(names: tuple[str, ...] = STORY_FILES) -> list[tuple[str, tuple[s
 def wait_done(client: httpx.Client, analysis: str, seconds: float = 60) -> dict[str, object]:
     deadline = time.monotonic() + seconds
     while True:
-        answer = client.get(f"/v1/analyses/{analysis}")
+        answer = client.get(f"/v1/analyses/{analysis}", params={"wait": "5"})
         assert answer.status_code == 200, answer.text
         body: dict[str, object] = answer.json()
         if body["status"] in ("done", "failed"):

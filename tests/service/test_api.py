@@ -213,3 +213,20 @@ def test_uploads_are_written_sparse(tmp_path: Path) -> None:
     assert (tmp_path / "f.dmp").read_bytes() == data
     assert (size, digest) == (len(data), hash_file(tmp_path / "f.dmp"))
     assert os.stat(tmp_path / "f.dmp").st_blocks * 512 < 512 << 10  # 2 blocks on disk
+
+
+def test_a_cab_as_wer_uploads_it(server: Server) -> None:
+    from cabarchive import CabArchive, CabFile
+
+    arc = CabArchive()
+    arc["Report.wer"] = CabFile(b"Version=1\r\n")
+    arc["MEMORY.DMP"] = CabFile((STORY / "MEMORY.DMP").read_bytes())
+    with server.client() as client:
+        done = wait_done(client, client.post(
+            "/v1/analyses", files=[("dump", ("wer.cab", arc.save()))]).json()["id"])
+    check("Analysis", done)
+    assert done["status"] == "done", done
+    assert [m["name"] for m in done["members"]] == ["wer.cab!MEMORY.DMP"]  # type: ignore[union-attr]
+    report = done["report"]
+    assert isinstance(report, dict)
+    assert report["bugcheck"]["code_hex"] == "0x00000101"

@@ -51,3 +51,17 @@ def test_sizes() -> None:
     size = ByteSize()
     assert [size.convert(v, None, None) for v in ("4096", "512M", "64G", "1TiB", "2 KiB")] == [
         4096, 512 << 20, 64 << 30, 1 << 40, 2048]
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: object,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"--port {port}: cannot listen there: Address already in use" in err

@@ -116,6 +116,15 @@ def test_dropping_the_story_shows_the_hyperv_finding(browser: Any, server: Serve
     assert first.find_element(By.CSS_SELECTOR, ".fix button.copy").text == "copy"
     buckets = browser.find_element(By.ID, "buckets").text
     assert "KVM-0101-RELAXED" in buckets
+    # a bucket opens its dumps, and a dump its report again
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.find_element(By.CSS_SELECTOR, "#buckets button.link").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#bucket td"))
+    assert "MEMORY.DMP" in browser.find_element(By.ID, "bucket").text
+    browser.execute_script("document.getElementById('report').replaceChildren()")
+    browser.find_element(By.CSS_SELECTOR, "#bucket button.small").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".report .finding"))
 
 
 def test_a_hostile_file_name_is_shown_as_text(browser: Any, server: Server,

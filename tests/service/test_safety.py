@@ -191,7 +191,9 @@ def test_zip_bombs_are_stopped(strict: Server) -> None:
     assert (done["status"], done["error_code"]) == ("failed", "DT610")
     assert "zip bomb" in str(done["error"])
     assert time.monotonic() - started < 30
-    assert _uploads_left(strict) == []  # the partly expanded member went with the job
+    assert _uploads_left(strict) == []
+    # the partly expanded member is not left behind
+    assert [p for p in (strict.data / "work").rglob("*") if p.is_file()] == []
 
 
 def test_archive_members_that_climb_out_are_not_extracted(strict: Server) -> None:
@@ -277,3 +279,25 @@ def test_the_page_script_never_parses_text_as_html() -> None:
             assert sink not in text, f"{script.name} uses {sink}"
     for page in static.glob("*.html"):
         assert "<script>" not in page.read_text() and "http" not in page.read_text()
+
+
+def test_a_long_poll_answers_when_the_job_ends(strict: Server) -> None:
+    with _authed(strict) as client:
+        accepted = client.post("/v1/analyses", files=[("dump", ("slow-poll.dmp", b"PAGEDU64"))])
+        started = time.monotonic()
+        answer = client.get(f"/v1/analyses/{accepted.json()['id']}", params={"wait": "30"})
+        took = time.monotonic() - started
+        assert client.get(f"/v1/analyses/{accepted.json()['id']}",
+                          params={"wait": "61"}).status_code == 400
+    assert answer.json()["status"] == "failed"  # the stand-in takes 1.5 s, then no dump
+    assert 0.5 < took < 20
+
+
+def test_more_than_32_host_files_are_refused(strict: Server) -> None:
+    fields = [("dump", ("d.dmp", b"PAGEDU64"))]
+    fields += [("context", (f"h{i}.log", b"x")) for i in range(33)]
+    with _authed(strict) as client:
+        answer = client.post("/v1/analyses", files=fields)
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "more than 32 context files"
+    assert _uploads_left(strict) == []

@@ -10,13 +10,17 @@ formats write that image directly.
 
 A flattened file is read in place: the records are indexed once (three integers each, in
 ``array`` form) and a read at an image offset is served from the record(s) holding it;
-bytes no record wrote read as zero, as in the replayed sparse file. QEMU's records never
+bytes no record wrote read as zero, as in the replayed sparse file. Reads use ``pread``,
+not the mapping: a fault on a mapped file maps up to 64 KiB of cached neighbours (Linux
+fault-around, see memory/physical.py), and walking every record header or scanning the
+descriptors through the mapping would keep most of the file resident. QEMU's records never
 overlap; a file whose records do is refused rather than guessed at.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
 import struct
 from array import array
 
@@ -39,14 +43,17 @@ MAX_IMAGE = 1 << 52
 class RawImage:
     """The image is the file (``KDUMP   `` at offset 0)."""
 
-    def __init__(self, data: memoryview) -> None:
+    def __init__(self, data: memoryview, fd: int) -> None:
         self._data = data
+        self._fd = fd
         self.size = len(data)
         self.anomalies: list[Anomaly] = []
 
     def read(self, offset: int, size: int) -> bytes:
         """Bytes at ``offset``; short when the file ends first."""
-        return bytes(self._data[offset : offset + size])
+        if offset >= self.size or size <= 0:
+            return b""
+        return os.pread(self._fd, min(size, self.size - offset), offset)
 
     def view(self, offset: int, size: int) -> memoryview | None:
         """A zero-copy view of a range held whole by the file, else None."""
@@ -58,20 +65,21 @@ class RawImage:
 class FlatImage:
     """The image a flattened stream describes, served from the stream's records."""
 
-    def __init__(self, path: str, data: memoryview) -> None:
+    def __init__(self, path: str, data: memoryview, fd: int) -> None:
         self._data = data
+        self._fd = fd
         self.anomalies: list[Anomaly] = []
         _check_flat_header(path, data)
-        starts, lengths, positions = self._index(path, data)
+        starts, lengths, positions = self._index(path, len(data))
         self._starts, self._lengths, self._positions = starts, lengths, positions
         self.size = max((s + n for s, n in zip(starts, lengths, strict=True)), default=0)
 
-    def _index(self, path: str, data: memoryview) -> tuple[array[int], array[int], array[int]]:
+    def _index(self, path: str, size: int) -> tuple[array[int], array[int], array[int]]:
         # Three flat arrays, not a list of tuples: an index of 1M records stays at 24 MiB.
         records = (array("q"), array("q"), array("q"))  # image offset, length, file offset
-        at, size, ended = FLAT_BLOCK, len(data), False
+        at, ended = FLAT_BLOCK, False
         while at + _RECORD <= size:
-            offset, length = _RECORD_FORMAT.unpack_from(data, at)
+            offset, length = _RECORD_FORMAT.unpack(os.pread(self._fd, _RECORD, at))
             if offset == -1 and length == -1:
                 ended = True
                 break
@@ -113,7 +121,7 @@ class FlatImage:
             if i >= 0 and offset < end:
                 take = min(size, end - offset)
                 at = self._positions[i] + offset - start
-                parts.append(bytes(self._data[at : at + take]))
+                parts.append(os.pread(self._fd, take, at))
             else:  # a hole: up to the next record
                 following = self._starts[i + 1] if i + 1 < len(self._starts) else self.size
                 take = min(size, following - offset)

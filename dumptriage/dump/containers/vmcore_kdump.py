@@ -72,7 +72,8 @@ class KdumpVmcore(VmcoreContainer):
         data = memoryview(mapping)
         try:
             flattened = bytes(data[:len(KDUMP_SIGNATURE)]) != KDUMP_SIGNATURE
-            image: Image = FlatImage(path, data) if flattened else RawImage(data)
+            fd = file.fileno()
+            image: Image = FlatImage(path, data, fd) if flattened else RawImage(data, fd)
             layout = KdumpLayout(path, image)
         except BaseException:
             data.release()

@@ -101,8 +101,7 @@ async function analyse(dump, context) {
     row.bar.value = row.bar.max;
     while (analysis.status === "queued" || analysis.status === "running") {
       row.state.textContent = analysis.status;
-      await new Promise((r) => setTimeout(r, 400));
-      analysis = await api(`/v1/analyses/${analysis.id}`);
+      analysis = await api(`/v1/analyses/${analysis.id}?wait=20`);  // answers when done
     }
     if (analysis.status === "failed") {
       row.state.textContent = `failed: ${analysis.error}`;
@@ -127,9 +126,21 @@ async function dropped(fileList) {
   for (const dump of dumps) await analyse(dump, context);
 }
 
+async function openBucket(signature) {
+  try {
+    const bucket = await api(`/v1/buckets/${encodeURIComponent(signature)}`);
+    $("bucket").replaceChildren(DT.renderBucket(bucket, async (id) => {
+      show(await api(`/v1/analyses/${encodeURIComponent(id)}`));
+      $("report").scrollIntoView();
+    }));
+  } catch (err) {
+    $("bucket").replaceChildren(DT.el("p", { class: "muted", text: err.message }));
+  }
+}
+
 async function refreshBuckets() {
   try {
-    $("buckets").replaceChildren(DT.renderBuckets(await api("/v1/buckets")));
+    $("buckets").replaceChildren(DT.renderBuckets(await api("/v1/buckets"), openBucket));
   } catch (err) {
     $("buckets").replaceChildren(DT.el("p", { class: "muted", text: err.message }));
   }

@@ -199,9 +199,33 @@ DT.renderReport = function (analysis) {
     ...dumpFacts(report.dump), ...host(report), ...facts(report));
 };
 
-DT.renderBuckets = function (answer) {
+// The buckets; ``open(signature)`` is called when one is clicked.
+DT.renderBuckets = function (answer, open) {
   const buckets = answer.buckets || [];
   if (!buckets.length) return el("p", { class: "muted", text: "No dumps yet." });
-  return table(["signature", "dumps", "VMs", "first crash", "last crash", "top finding", "example"],
+  const result = table(["signature", "dumps", "VMs", "first crash", "last crash", "top finding", "example"],
     buckets.map((b) => [b.signature, b.dumps, b.vms, b.first_crash, b.last_crash, b.top_finding, b.example]));
+  result.querySelectorAll("tbody tr").forEach((row, i) => {
+    const cell = row.firstElementChild;
+    const button = el("button", { type: "button", class: "link", text: dash(buckets[i].signature) });
+    button.addEventListener("click", () => open(buckets[i].signature));
+    cell.replaceChildren(button);
+  });
+  return result;
+};
+
+// One bucket's newest dumps; ``show(id)`` opens the analysis of one.
+DT.renderBucket = function (bucket, show) {
+  const rows = bucket.recent.map((d) => [d.name, d.vm, d.crash_time, d.bugcheck_name || d.bugcheck,
+    d.culprit, d.top_finding, d.analysis ? "report" : "-"]);
+  const result = table(["name", "VM", "crash time", "bugcheck", "culprit", "top finding", ""], rows);
+  result.querySelectorAll("tbody tr").forEach((row, i) => {
+    const id = bucket.recent[i].analysis;
+    if (!id) return;
+    const button = el("button", { type: "button", class: "small", text: "report" });
+    button.addEventListener("click", () => show(id));
+    row.lastElementChild.replaceChildren(button);
+  });
+  return el("div", { class: "bucket" },
+    el("h3", { text: `${bucket.signature}: ${bucket.dumps} dumps, ${bucket.vms} VMs` }), result);
 };
