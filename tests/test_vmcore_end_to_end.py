@@ -57,7 +57,7 @@ def _check(report: dict[str, Any], built: BuiltDump, states: list[str]) -> None:
 
 WORLDS: list[tuple[Callable[[], DumpSpec], list[str]]] = [
     (hung.hung_x64, ["user", "idle", "spinning", "kernel_thread", "dpc"]),
-    (hung.hung_x86_pae, ["interrupt", "spinning", "user"]),
+    (hung.hung_x86_pae, ["interrupt", "spinning", "user", "dpc"]),
 ]
 
 

@@ -8,7 +8,8 @@ Written with the builder's own literal offsets (never the reader's tables), from
   KdVersionBlock +0x108; KPRCB at +0x180 with IdleThread +0x18.
 * x86 KPCR (ntdiff/headers Win7_SP1/x86 _KPCR.h): SelfPcr +0x1C, Prcb +0x20, Irql +0x24,
   KdVersionBlock +0x34, IDT +0x38, GDT +0x3C; KPRCB at +0x120 with IdleThread +0x0C.
-* KPRCB.DpcRoutineActive (u8): Win7 SP1 x64 +0x21DA, x86 +0x1932 (ntdiff _KPRCB dumps).
+* KPRCB.DpcRoutineActive (u8): Win7 SP1 x64 +0x21DA, x86 +0x1932; KPRCB.DpcStack (the
+  DPC stack's initial stack pointer): x64 +0x21C0, x86 +0x1908 (ntdiff _KPRCB dumps).
 * IDT gates (Intel SDM vol. 3, 6.14.1 / 6.11): x64 16 bytes, x86 8 bytes; the GDT
   descriptor of selector 0x30 (3.4.5) has the KPCR as its base.
 * KUSER_SHARED_DATA (0xFFFFF78000000000 / 0xFFDF0000): NtBuildNumber +0x260 (Win10+),
@@ -39,6 +40,7 @@ KPCR32 = {"SelfPcr": 0x1C, "Prcb": 0x20, "Irql": 0x24, "KdVersionBlock": 0x34,
           "IDT": 0x38, "GDT": 0x3C}
 IDLE_THREAD = {True: 0x18, False: 0x0C}
 DPC_ROUTINE_ACTIVE = {True: 0x21DA, False: 0x1932}  # Win7 SP1 (ntdiff)
+DPC_STACK = {True: 0x21C0, False: 0x1908}  # Win7 SP1 (ntdiff)
 # Windows 10 x64: synthetic (the offset moves between releases); readers learn it only
 # from the KDBG's OffsetPrcbDpcRoutine, which this world publishes.
 DPC_ROUTINE_ACTIVE_WIN10 = 0x33BA
@@ -133,6 +135,12 @@ def _write_kpcr(kw: KernelWriter, kpcr: int, cpu: BuiltCpu, vcpu: VcpuSpec, idt:
     dpc = _dpc_offset(is64, build)
     if dpc is not None:
         kw.vm.write(cpu.prcb + dpc, bytes([1 if vcpu.dpc_active else 0]))
+    if build in (7600, 7601):
+        # The DPC stack: this vCPU's own stack when it is to be found running a DPC there,
+        # else a stack of its own elsewhere in pool.
+        top = cpu.stack_base if vcpu.on_dpc_stack and cpu.stack_base else \
+            pool.alloc(0x10, align=0x1000) + (0x6000 if is64 else 0x3000)
+        kw.put_ptr(cpu.prcb + DPC_STACK[is64], top)
     if is64:
         kw.put_ptr(kpcr + KERNEL_DTB_AT, kw.vm.dtb)
 

@@ -121,26 +121,30 @@ def hung_x64_win7() -> DumpSpec:
 NT32 = 0x83C13000  # story: "Kernel base = 0x83c13000"
 QUTMDRV = 0x93768000
 HAL32 = 0x84025000
+NDIS32 = 0x8B1E0000  # story_modules: ndis.sys
 X86_STACK = 0x8D3FC000
 
 
 def hung_x86_pae() -> DumpSpec:
-    """Windows 7 SP1 x86 PAE, 3 vCPUs: 0 in an interrupt (KPCR.Irql 0x1C) in hal.dll,
+    """Windows 7 SP1 x86 PAE, 4 vCPUs: 0 in an interrupt (KPCR.Irql 0x1C) in hal.dll,
     1 spinning with IF=0 at DISPATCH_LEVEL in qutmdrv.sys (EBP chain into nt), 2 in user
-    mode. Kernel base, PsLoadedModuleList and build come from KdVersionBlock."""
+    mode, 3 at DISPATCH_LEVEL on its KPRCB's DPC stack in ndis.sys (DpcRoutineActive
+    clear). Kernel base, PsLoadedModuleList and build come from KdVersionBlock."""
     sp, bp = X86_STACK - 0x800, X86_STACK - 0x7E0
     chain = [0] * 0x24
     chain[8], chain[9] = X86_STACK - 0x780, 0x83C49C1E  # story: nt!IofCallDriver+0x63
     stacks = tuple(replace(s, low=s.high - 0x3000) for s in (  # 12 KiB x86 kernel stacks
         _stack(X86_STACK - 0x10000, 0x600, HAL32 + 0x7B2C),
         _stack(X86_STACK, 0x800, QUTMDRV + 0x602, tuple(chain), bp=bp),
-        _stack(X86_STACK + 0x10000, 0x400, 0x77A01234)))
+        _stack(X86_STACK + 0x10000, 0x400, 0x77A01234),
+        _stack(X86_STACK + 0x20000, 0x500, NDIS32 + 0x1A2B0)))
     assert stacks[1].sp == sp
     return DumpSpec(
-        arch="x86", pae=True, dump_type=6, build=7601, processors=3, memory_mib=256,
+        arch="x86", pae=True, dump_type=6, build=7601, processors=4, memory_mib=256,
         modules=story_modules(), kernel_base=NT32, ps_loaded_module_list=0x83D5C4D0,
         stack=stacks[0], cpus=tuple(CpuSpec(stack=s) for s in stacks),
         guest=GuestSpec(vcpus=(
             VcpuSpec(rip=HAL32 + 0x7B2C, rflags=0x002, irql=0x1C, code=BUSY[:6]),
             VcpuSpec(rip=QUTMDRV + 0x602, rflags=0x002, irql=2, code=SPIN, code_rip=2),
-            VcpuSpec(rip=0x77A01234, user=True))))
+            VcpuSpec(rip=0x77A01234, user=True),
+            VcpuSpec(rip=NDIS32 + 0x1A2B0, irql=2, code=BUSY[:6], on_dpc_stack=True))))

@@ -167,6 +167,7 @@ class VcpuSpec:
     kva_shadow: bool = False
     idle_thread: bool = False  # KPRCB.IdleThread == CurrentThread
     dpc_active: bool = False  # KPRCB.DpcRoutineActive (Win7 SP1 layouts only)
+    on_dpc_stack: bool = False  # KPRCB.DpcStack = this vCPU's stack top (Win7 SP1 only)
     irql: int = 0  # x86 KPCR.Irql
     break_kpcr: bool = False  # KPCR.Self points elsewhere
 

@@ -86,8 +86,10 @@ def test_guest_structure_offsets_are_pinned() -> None:
         0x02, 0x10, 0x18)
     w7x64, w7x86 = kernel_layout("x64", 7601), kernel_layout("x86", 7601)
     assert w7x64 is not None and w7x86 is not None
-    assert (w7x64.prcb_idle_thread, w7x64.prcb_dpc_routine_active) == (0x18, 0x21DA)
-    assert (w7x86.prcb_idle_thread, w7x86.prcb_dpc_routine_active) == (0x0C, 0x1932)
+    assert (w7x64.prcb_idle_thread, w7x64.prcb_dpc_routine_active, w7x64.prcb_dpc_stack) == (
+        0x18, 0x21DA, 0x21C0)
+    assert (w7x86.prcb_idle_thread, w7x86.prcb_dpc_routine_active, w7x86.prcb_dpc_stack) == (
+        0x0C, 0x1932, 0x1908)
 
 
 def test_unknown_build_gets_the_nearest_layout() -> None:

@@ -70,6 +70,15 @@ def test_dpc_and_interrupt_from_kprcb_facts() -> None:
     assert state == "spinning" and "DPC" in reason
 
 
+def test_dpc_and_isr_stacks() -> None:
+    plain = _code("48 8b 01", "48 85 c0")
+    state, reason = classify(_regs(), plain, CpuFacts(on_dpc_stack=True, irql=2))
+    assert state == "dpc" and "DPC stack" in reason and "IRQL 2" in reason
+    assert classify(_regs(), plain, CpuFacts(on_isr_stack=True))[0] == "interrupt"
+    assert classify(_regs(), plain, CpuFacts(on_dpc_stack=False, on_isr_stack=False,
+                                             irql=0))[0] == "kernel_thread"
+
+
 @pytest.mark.parametrize("regs", [_regs(cr0=0x10), _regs(cr0=0x11), _regs(rip=0)],
                          ids=["real-mode", "paging-off", "rip-0"])
 def test_unusable_registers_are_unknown(regs: VcpuRegisters) -> None:

@@ -121,8 +121,9 @@ def test_x86_pae_kdversionblock_irql_and_ebp_chain(make: Opener, tmp_path: Path)
     assert dump["arch"] == "x86"
     assert [m["name"] for m in report["modules"]] == [m.name for m in built.modules]
     vcpus = report["vcpus"]
-    assert [v["state"] for v in vcpus] == ["interrupt", "spinning", "user"]
-    assert [v["irql"] for v in vcpus] == [0x1C, 2, 0]
+    assert [v["state"] for v in vcpus] == ["interrupt", "spinning", "user", "dpc"]
+    assert [v["irql"] for v in vcpus] == [0x1C, 2, 0, 2]
+    assert "DPC stack" in vcpus[3]["reason"]  # KPRCB.DpcStack (ntdiff Win7 x86 0x1908)
     assert [v["kpcr"] for v in vcpus] == [_hex(v.kpcr) for v in built.vcpus]
     assert [v["thread"] for v in vcpus] == [_hex(v.thread) for v in built.vcpus]
     assert vcpus[1]["module"] == "qutmdrv.sys" and "IRQL 2" in vcpus[1]["reason"]
@@ -237,3 +238,47 @@ def test_crash_dumps_import_none_of_the_vmcore_code() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_x86_without_pae_uses_two_level_paging(make: Opener, tmp_path: Path) -> None:
+    # CR4.PAE clear: the same world through 2-level page tables (hung-guest-dumps.md 2.1).
+    built, report = _report(make, tmp_path, replace(hung.hung_x86_pae(), pae=False))
+    assert not built.vcpus[0].cr4 & 0x20
+    assert report["dump"]["pae"] is False and report["dump"]["kernel_base"] == "0x83c13000"
+    assert [v["state"] for v in report["vcpus"]] == ["interrupt", "spinning", "user", "dpc"]
+    assert _codes(report) == []
+
+
+def test_anomalies_come_in_one_order_whatever_is_read_first(make: Opener,
+                                                            tmp_path: Path) -> None:
+    from dumptriage.dump.crash_dump import open_dump
+
+    spec = _with_guest(hung.hung_x64(), idt_handler_rva=None, kdbg="scrambled",
+                       drop_pages=(hung.SPINDRV + hung.SPIN_RIP,))
+    _, path = make(spec, tmp_path / "vm.core")
+    with open_dump(path) as dump:
+        _ = dump.vcpus, dump.processors
+        first = dump.all_anomalies()
+    with open_dump(path) as dump:
+        second = dump.all_anomalies()
+        assert dump.vcpus[2].state == "unknown"
+    assert first == second and first[0].code == "paging_root_fallback"
+
+
+def test_a_vcpu_still_in_firmware_is_unknown_without_a_kpcr_anomaly(make: Opener,
+                                                                   tmp_path: Path) -> None:
+    # An AP that Windows never started sits in real mode (hung-guest-dumps.md 4.1): CR0.PE
+    # and PG clear, CS 0xF000-ish. It has no KPCR to look for.
+    built = make(hung.hung_x64_win7(), tmp_path / "fw.core")[0]
+    from dumptriage.dump.crash_dump import CrashDump
+    from tests.vmcore_world import SynthVmcore
+
+    assert built.path is not None
+    reset = replace(built.vcpus[1], cr0=0x60000010, cr3=0, cs=0xF000, rip=0xFFF0,
+                    gs_base=0, kernel_gs_base=0)
+    world = replace(built, vcpus=(built.vcpus[0], reset))
+    with CrashDump(SynthVmcore(str(built.path), world)) as dump:
+        states = [v.state for v in dump.vcpus]
+        codes = [a.code for a in dump.all_anomalies()]
+    assert states == ["dpc", "unknown"]
+    assert "kpcr_invalid" not in codes

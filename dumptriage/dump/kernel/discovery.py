@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 ReadBytes = Callable[[int, int], bytes | None]
 
+_CR0_PG = 1 << 31
 _FREE_OR_CHECKED = (0xF, 0xC)  # DBGKD_GET_VERSION64.MajorVersion: free / checked build
 _MACHINE = {64: 0x8664, 32: 0x14C}
 
@@ -129,6 +130,11 @@ def discover(vcpus: Sequence[VcpuRegisters], physical: PhysicalMemory | None,
     for regs in vcpus:
         if layout is None:
             break
+        if not regs.cr0 & _CR0_PG:
+            # Firmware, or an AP Windows never started: no KPCR to look for (its state
+            # says "unknown" with the reason).
+            cpus.append(GuestCpu(regs.index, None, None, "paging off"))
+            continue
         cpu, problem = locate(regs, read, layout, bits)
         cpus.append(cpu)
         problems += [problem] if problem else []

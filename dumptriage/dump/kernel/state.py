@@ -57,7 +57,7 @@ class KernelState:
     """Kernel structures reached through a virtual-memory reader and the KDBG."""
 
     # The parts, in the order their anomalies are listed.
-    PARTS = ("discovery", "layout", "modules", "unloaded", "cpus", "stack", "vcpus")
+    PARTS = ("discovery", "layout", "modules", "unloaded", "cpus", "stack")
 
     def __init__(self, offer: KernelOffer, info: DumpInfo,
                  physical: PhysicalMemory | None = None, bugcheck: BugCheck | None = None):
@@ -73,7 +73,6 @@ class KernelState:
     def anomalies(self) -> list[Anomaly]:
         """Every part computed, then their anomalies in PARTS order."""
         _ = self.layout, self.modules, self.unloaded_modules, self.processors, self.stack
-        _ = self.vcpus
         return [a for part in self.PARTS for a in self._found[part]]
 
     # -- a vmcore: discovery from the vCPUs ----------------------------------------------

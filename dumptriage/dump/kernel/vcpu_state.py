@@ -12,9 +12,11 @@ there against a real QEMU 7.2 dump of a synthetic guest, section 10):
 * ``spinning``: a PAUSE (F3 90) within 16 bytes of RIP, followed by a short or near
   backward jump (EB / 7x / E9 / 0F 8x with a negative displacement) that lands at or
   before the PAUSE, with RIP inside that loop: a spinlock, an IPI wait, a stall loop.
-* ``dpc``: KPRCB.DpcRoutineActive is non-zero (where the build's table gives its offset).
-* ``interrupt``: IRQL above DISPATCH_LEVEL (2): x86 KPCR.Irql. x64 keeps IRQL in CR8,
-  which QEMU's note does not hold, so x64 vCPUs never get this state from IRQL.
+* ``dpc``: KPRCB.DpcRoutineActive is non-zero, or RSP is on the KPRCB's DPC stack (DPCs
+  run there at DISPATCH_LEVEL), where the KDBG or the build's table gives the offsets.
+* ``interrupt``: RSP on the KPRCB's ISR stack (the KDBG's OffsetPrcbIsrStack), or IRQL
+  above DISPATCH_LEVEL (2): x86 KPCR.Irql. x64 keeps IRQL in CR8, which QEMU's note does
+  not hold, so x64 vCPUs never get this state from IRQL.
 * ``kernel_thread``: kernel mode, none of the above.
 
 The lead's hang rules read ``state``, ``if``, ``module``, ``irql`` and ``thread``
@@ -41,6 +43,8 @@ class CpuFacts(Record):
     idle_thread: int | None = None
     irql: int | None = None
     dpc_active: bool | None = None
+    on_dpc_stack: bool | None = None  # RSP within KPRCB.DpcStack's stack
+    on_isr_stack: bool | None = None  # RSP within KPRCB.IsrStack's stack
 
 
 class Code(Record):
@@ -71,6 +75,11 @@ def classify(regs: VcpuRegisters, code: Code, facts: CpuFacts) -> tuple[str, str
         return "spinning", f"PAUSE loop (F3 90 at RIP{spin:+#x}), {irq}{where}"
     if facts.dpc_active:
         return "dpc", f"KPRCB.DpcRoutineActive is set: running a DPC, {irq}"
+    if facts.on_dpc_stack:
+        level = f" at IRQL {facts.irql}" if facts.irql is not None else ""
+        return "dpc", f"RSP is on the KPRCB's DPC stack: running a DPC{level}, {irq}"
+    if facts.on_isr_stack:
+        return "interrupt", f"RSP is on the KPRCB's ISR stack, {irq}"
     if facts.irql is not None and facts.irql > DISPATCH_LEVEL:
         return "interrupt", f"IRQL {facts.irql} (above DISPATCH_LEVEL), {irq}"
     if code.before is None and code.after is None:
@@ -85,6 +94,8 @@ def _interrupts(regs: VcpuRegisters) -> str:
 def _dpc_or_irql(facts: CpuFacts) -> str:
     if facts.dpc_active:
         return "in a DPC (KPRCB.DpcRoutineActive)"
+    if facts.on_dpc_stack:
+        return "in a DPC (on the DPC stack)"
     if facts.irql is not None and facts.irql >= DISPATCH_LEVEL:
         return f"at IRQL {facts.irql}"
     return ""

@@ -1,9 +1,9 @@
 """One ``model.vcpu.Vcpu`` per vCPU of a host-side memory dump: where, what, on which
 thread, and the stack from its own registers.
 
-The KPRCB fields (CurrentThread, IdleThread, DpcRoutineActive) come from the KDBG's own
-offsets when a KDBG was found or decoded, else the per-build table (layouts/kernel.toml);
-the state from vcpu_state.py; the stack from stack.py's
+The KPRCB fields (CurrentThread, IdleThread, DpcRoutineActive, DpcStack, IsrStack) come
+from the KDBG's own offsets when a KDBG was found or decoded, else the per-build table
+(layouts/kernel.toml); the state from vcpu_state.py; the stack from stack.py's
 walker started at the vCPU's RIP/RSP/RBP: .pdata unwinding on x64 where the image's
 exception directory is in memory, the EBP chain and a scan on x86. A user-mode vCPU's
 stack is not walked (its frames would be user code, with no module list for it).
@@ -38,6 +38,9 @@ class PrcbFields(Record):
     current_thread: int | None
     idle_thread: int | None
     dpc_routine_active: int | None
+    dpc_stack: int | None = None
+    isr_stack: int | None = None
+    stack_size: int = 0x6000  # the DPC/ISR stacks are kernel stacks of the usual size
 
     @classmethod
     def of(cls, kdbg: Kdbg | None, layout: KernelLayout | None) -> PrcbFields:
@@ -48,13 +51,29 @@ class PrcbFields(Record):
         return cls(
             current_thread=pick(kdbg.offset_prcb_current_thread if kdbg else None,
                                 layout.prcb_current_thread if layout else None),
-            idle_thread=layout.prcb_idle_thread if layout else None,
+            idle_thread=pick(kdbg.offset_prcb_idle_thread if kdbg else None,
+                             layout.prcb_idle_thread if layout else None),
             dpc_routine_active=pick(kdbg.offset_prcb_dpc_routine if kdbg else None,
-                                    layout.prcb_dpc_routine_active if layout else None))
+                                    layout.prcb_dpc_routine_active if layout else None),
+            dpc_stack=pick(kdbg.offset_prcb_dpc_stack if kdbg else None,
+                           layout.prcb_dpc_stack if layout else None),
+            isr_stack=kdbg.offset_prcb_isr_stack or None if kdbg else None,
+            stack_size=layout.kernel_stack_size if layout else 0x6000)
+
+
+def _on_stack(read: ReadBytes, prcb: int, at: int | None, size: int, sp: int,
+              bits: int) -> bool | None:
+    """RSP within the stack whose initial stack pointer the KPRCB holds at ``at``."""
+    if at is None:
+        return None
+    top = read_pointer(read, prcb + at, bits)
+    if not top:
+        return None
+    return top - size <= sp < top
 
 
 def kprcb_facts(read: ReadBytes, cpu: GuestCpu | None, fields: PrcbFields,
-                bits: int) -> CpuFacts:
+                bits: int, sp: int = 0) -> CpuFacts:
     if cpu is None or cpu.prcb is None:
         return CpuFacts(irql=cpu.irql if cpu else None)
     prcb = cpu.prcb
@@ -67,7 +86,11 @@ def kprcb_facts(read: ReadBytes, cpu: GuestCpu | None, fields: PrcbFields,
         blob = read(prcb + fields.dpc_routine_active, 1)
         dpc = bool(blob[0]) if blob else None
     return CpuFacts(thread=thread or None, idle_thread=idle or None, irql=cpu.irql,
-                    dpc_active=dpc)
+                    dpc_active=dpc,
+                    on_dpc_stack=_on_stack(read, prcb, fields.dpc_stack, fields.stack_size,
+                                           sp, bits),
+                    on_isr_stack=_on_stack(read, prcb, fields.isr_stack, fields.stack_size,
+                                           sp, bits))
 
 
 def code_around(read: ReadBytes, rip: int) -> Code:
@@ -78,7 +101,7 @@ def code_around(read: ReadBytes, rip: int) -> Code:
 def vcpu_record(regs: VcpuRegisters, cpu: GuestCpu | None, read: ReadBytes,
                 fields: PrcbFields, modules: ModuleMap, walker: StackWalker,
                 bounds: Bounds, bits: int) -> Vcpu:
-    facts = kprcb_facts(read, cpu, fields, bits)
+    facts = kprcb_facts(read, cpu, fields, bits, regs.rsp)
     state, reason = classify(regs, code_around(read, regs.rip), facts)
     module = modules.find(regs.rip)
     stack: tuple[Frame, ...] = ()

@@ -48,6 +48,7 @@ class KernelLayout(Record):
     kthread_stack_base: int | None = None
     prcb_idle_thread: int | None = None
     prcb_dpc_routine_active: int | None = None  # u8, non-zero while a DPC routine runs
+    prcb_dpc_stack: int | None = None  # the DPC stack's initial stack pointer
 
 
 class KpcrLayout(Record):
