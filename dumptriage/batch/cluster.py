@@ -100,6 +100,9 @@ class DaskEngine:
                 self._cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address=None,
+                    # no dashboard, but the scheduler's HTTP server (health, metrics) still
+                    # starts: on a free port, not 8787 (taken by another run: a warning)
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     # the outcome of a lost worker is an error row, not log lines
                     silence_logs=logging.CRITICAL)
                 self.client: Client = distributed.Client(self._cluster, set_as_default=False)

@@ -57,6 +57,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                           "distributed.scheduler.worker-saturation": 1.0}):
         local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                              host="127.0.0.1", dashboard_address=None,
+                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                              silence_logs=logging.CRITICAL)
     client = Client(local, set_as_default=False)
     try:
@@ -263,3 +264,25 @@ def test_a_worker_of_another_version_stops_the_run(attempts: Cluster, tmp_path: 
     with pytest.raises(ClusterError, match=r"WorkerMismatch: this Dask worker runs dumptriage "
                        r"\S+, the client 0\.0\.0-client"):
         _run(attempts, tmp_path / "d", tmp_path / "h.sqlite", "steady")
+
+
+def test_a_local_cluster_run_writes_nothing_to_stderr(tmp_path: Path) -> None:
+    # A whole process (Dask's warnings and logs would reach the real stderr), with port
+    # 8787 (the scheduler HTTP server's default) taken, as by another run.
+    import contextlib
+    import socket
+    import subprocess
+
+    from tests.batch.helpers import REPO
+
+    small_dump(tmp_path / "d" / "a.dmp")
+    with socket.socket() as sock:
+        with contextlib.suppress(OSError):  # already taken: all the better
+            sock.bind(("127.0.0.1", 8787))
+            sock.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "dumptriage", "batch", str(tmp_path / "d"), "--db",
+             str(tmp_path / "h.sqlite"), "--format", "csv", "--dask", "local:1"],
+            cwd=REPO, capture_output=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.decode().splitlines()[1].startswith(f"{tmp_path / 'd' / 'a.dmp'},ok,")
