@@ -37,7 +37,9 @@ def open_bugcheck(tool: str, path: Path) -> BugCheck:
         from dumptriage import open_dump
 
         with open_dump(path) as d:
-            return d.bugcheck.code, tuple(d.bugcheck.args)
+            bugcheck = d.bugcheck
+            assert bugcheck is not None  # the bench dumps are crash dumps
+            return bugcheck.code, tuple(bugcheck.args)
     if tool == "kdmp-parser":
         import kdmp_parser
 

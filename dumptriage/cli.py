@@ -46,6 +46,8 @@ class LazyGroup(click.Group):
                     "List the signatures the batch history holds, over time."),
         "symbols": ("dumptriage.cli_symbols", "symbols_command",
                     "List the PDBs and images a dump needs, and which are here."),
+        "serve": ("dumptriage.cli_serve", "serve_command",
+                  "Run the triage service: an HTTP API and a page to drop dumps on."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -80,6 +82,9 @@ def cli() -> None:
 @cli.command()
 @click.argument("dump", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema v1).")
+@click.option("--format", "output_format", type=click.Choice(("text", "json", "markdown")),
+              default=None, help="text (default), json (as --json) or markdown (for a "
+                                 "ticket: findings and fixes first).")
 @click.option("--context", "context", multiple=True, type=click.Path(exists=True),
               help="Host-side file, folder or `dumptriage collect` bundle for this VM "
                    "(domain XML, QEMU command line or log, libvirtd log, Proxmox or "
@@ -108,7 +113,8 @@ def cli() -> None:
 @click.option("--debugger-timeout", "debugger_timeout", default=300.0, show_default=True,
               type=click.FloatRange(min=1), help="Seconds before the debugger is stopped.")
 @click.pass_context
-def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ...],
+def analyze(ctx: click.Context, dump: str, as_json: bool, output_format: str | None,
+            context: tuple[str, ...],
             vm: str | None, rule_dirs: tuple[str, ...], fail_on: str | None,
             debugger_text: str | None, debugger: str, symbols: str | None,
             debugger_timeout: float) -> None:
@@ -136,20 +142,30 @@ def analyze(ctx: click.Context, dump: str, as_json: bool, context: tuple[str, ..
     import os
 
     from dumptriage.analysis import analyze as run_analysis
+    from dumptriage.render.progress import DownloadProgress
 
-    report = run_analysis(dump, context, vm, rules=rule_dirs, debugger_text=debugger_text,
-                          debugger=debugger,
-                          symbols=symbols or os.environ.get("_NT_SYMBOL_PATH") or None,
-                          # a server in the environment's path is not a request to go online
-                          symbol_downloads=symbols is not None,
-                          debugger_timeout=debugger_timeout)
+    progress = DownloadProgress(sys.stderr)
+    try:
+        report = run_analysis(dump, context, vm, rules=rule_dirs, debugger_text=debugger_text,
+                              debugger=debugger,
+                              symbols=symbols or os.environ.get("_NT_SYMBOL_PATH") or None,
+                              # a server in the environment's path is not a request to go
+                              # online
+                              symbol_downloads=symbols is not None,
+                              symbol_progress=progress, debugger_timeout=debugger_timeout)
+    finally:
+        progress.finish()
     if report.host is None and report.host_choice is not None:  # --context gave nothing
         click.echo(f"dumptriage: warning: --context: {safe(report.host_choice.reason)}; "
                    "no Host section", err=True)
-    if as_json:
+    if as_json or output_format == "json":
         from dumptriage.render.json_out import render_json
 
         click.echo(render_json(report), nl=False)
+    elif output_format == "markdown":
+        from dumptriage.render.markdown import render_markdown
+
+        click.echo(render_markdown(report), nl=False)
     else:
         from dumptriage.render.text import render_text
 

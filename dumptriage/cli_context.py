@@ -14,6 +14,8 @@ import click
 
 from dumptriage.context import HostContext, load_context
 from dumptriage.context.collect import check_domain_name, collect
+from dumptriage.context.memory_dump import FORMATS as MEMORY_FORMATS
+from dumptriage.context.memory_dump import MemoryDump, plan_memory_dump, take_memory_dump
 from dumptriage.errors import ContextParseError, DumptriageError
 from dumptriage.model.host import Note, VmConfig
 from dumptriage.render.host_text import render_text
@@ -83,16 +85,48 @@ def _views(ctx: HostContext, vm: str | None) -> list[tuple[str, str, VmConfig]]:
 @click.option("--connect", "-c", "uri", default=None, help="libvirt URI (virsh -c).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Bundle to write (default: DOMAIN-context.tar.gz).")
-def collect_command(domain: str, uri: str | None, output: str | None) -> None:
+@click.option("--memory", is_flag=True,
+              help="Also take the guest's memory (virsh dump --memory-only; the guest is "
+                   "paused while it is written) for `dumptriage analyze`.")
+@click.option("--memory-format", "memory_format", default="elf", show_default=True,
+              type=click.Choice(MEMORY_FORMATS), help="dump-guest-memory format.")
+@click.option("--memory-file", "memory_file", type=click.Path(dir_okay=False), default=None,
+              help="Where the memory goes (default: DOMAIN-memory.core, .dmp for win-dmp).")
+@click.option("--memory-timeout", "memory_timeout", default=3600.0, show_default=True,
+              type=click.FloatRange(min=1), help="Seconds before waiting for virsh dump stops.")
+@click.option("--force", is_flag=True,
+              help="Write the memory even when the folder seems to lack the room.")
+def collect_command(domain: str, uri: str | None, output: str | None, memory: bool,
+                    memory_format: str, memory_file: str | None, memory_timeout: float,
+                    force: bool) -> None:
     """Gather a live VM's configuration, logs and host facts into one bundle that
     `dumptriage context` and `analyze --context` read. Missing commands or permissions
-    become notes in the bundle."""
+    become notes in the bundle. With --memory, first the hung guest's memory: the size and
+    the pause are said on stderr before it starts; the file's path is printed after the
+    bundle's."""
     try:
         # Checked before the default file name is built from it.
-        target = Path(output) if output else Path(f"{check_domain_name(domain)}-context.tar.gz")
+        name = check_domain_name(domain)
+        dump = _memory(name, uri, memory_format, memory_file, memory_timeout, force) \
+            if memory else None
+        target = Path(output) if output else Path(f"{name}-context.tar.gz")
         result = collect(domain, target, uri=uri)
     except (DumptriageError, OSError) as err:
         _fail(err)
     for note in result.notes:
         click.echo(f"dumptriage: note: {safe(note)}", err=True)
     click.echo(safe(result.path))
+    if dump is not None:
+        click.echo(safe(dump.path))
+
+
+def _memory(domain: str, uri: str | None, fmt: str, path: str | None, timeout: float,
+            force: bool) -> MemoryDump:
+    suffix = ".dmp" if fmt == "win-dmp" else ".core"
+    plan = plan_memory_dump(domain, Path(path or f"{domain}-memory{suffix}"), uri=uri, fmt=fmt)
+    click.echo(f"dumptriage: {safe(plan.warning())}", err=True)
+    dump = take_memory_dump(plan, timeout=timeout, force=force)
+    if dump.state_after not in (None, "running"):
+        click.echo(f"dumptriage: note: {domain} is {safe(dump.state_after)} after the dump "
+                   f"(virsh resume {domain} if it should run)", err=True)
+    return dump

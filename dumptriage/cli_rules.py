@@ -31,7 +31,7 @@ def rules_command() -> None:
 
 def _bugchecks(rule: dict[str, Any]) -> str:
     codes = rule["bugchecks"]
-    return "any" if codes == "any" else ", ".join(f"{c:#x}" for c in codes)
+    return codes if codes in ("any", "hang") else ", ".join(f"{c:#x}" for c in codes)
 
 
 @rules_command.command("list")
@@ -132,7 +132,7 @@ def lint(rule_dirs: tuple[str, ...] = ()) -> list[str]:
 
 def _semantic(rule: dict[str, Any], known: set[str], name_of: Any) -> list[str]:
     problems = []
-    if rule["bugchecks"] != "any":
+    if rule["bugchecks"] not in ("any", "hang"):
         problems += [f"bugcheck {c:#x} is not in the catalogue" for c in rule["bugchecks"]
                      if name_of(c) is None]
     facts = [c["fact"] for c in rule["when"]]

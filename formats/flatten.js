@@ -30,7 +30,8 @@ function flattenField(field) {
 
 function flattenType(spec) {
   if (!spec.seq || spec.seq.some((f) => f.if !== undefined)) return null;
-  let fmt = "<";
+  // A type may override the file's byte order (makedumpfile's big-endian lengths).
+  let fmt = spec.meta && spec.meta.endian === "be" ? ">" : "<";
   const fields = [];
   for (const field of spec.seq) {
     const flat = flattenField(field);

@@ -87,6 +87,26 @@ instances:
     -orig-id: SizePrcb
     pos: 0x2b0
     type: u2
+  offset_prcb_dpc_routine:
+    -orig-id: OffsetPrcbDpcRoutine
+    pos: 0x2b2
+    type: u2
+    doc: Offset of KPRCB.DpcRoutineActive (non-zero while a DPC routine runs).
+  offset_prcb_idle_thread:
+    -orig-id: OffsetPrcbIdleThread
+    pos: 0x350
+    type: u2
+    doc: Windows 8 and later (wdbgexts.h "Windows 8 addition"; hung-guest-dumps.md 3.2).
+  offset_prcb_dpc_stack:
+    -orig-id: OffsetPrcbDpcStack
+    pos: 0x354
+    type: u2
+    doc: Offset of KPRCB.DpcStack, the initial stack pointer of the DPC stack (Windows 8+).
+  offset_prcb_isr_stack:
+    -orig-id: OffsetPrcbIsrStack
+    pos: 0x356
+    type: u2
+    doc: Offset of KPRCB.IsrStack (Windows 8+; 0 where the architecture has none).
   offset_prcb_current_thread:
     -orig-id: OffsetPrcbCurrentThread
     pos: 0x2b4

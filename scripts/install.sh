@@ -3,7 +3,7 @@
 #   bash scripts/install.sh          the tool only
 #   bash scripts/install.sh --test   plus everything the tests need: test extras from PyPI,
 #                                    the pinned Kaitai compiler (npm), libvirt's virsh, clang,
-#                                    lld and llvm (apt)
+#                                    lld, llvm, chromium and chromedriver, qemu-system-x86 (apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_tests=0
@@ -38,6 +38,11 @@ if [ $want_tests -eq 1 ]; then
   need clang clang
   need lld-link lld
   need llvm-readobj llvm
+  # tests/service/test_page_browser.py: the drop page in Debian's Chromium, driven by Selenium
+  need chromium chromium
+  need chromedriver chromium-driver
+  # tests/dump/test_qemu_real.py: a real QEMU (TCG, no KVM) writes the vmcores it reads
+  need qemu-system-x86_64 qemu-system-x86
 fi
 install_missing
 

@@ -84,3 +84,16 @@ def test_analyze_with_context_text_and_json(capsys: pytest.CaptureFixture[str]) 
     host = report["host"]
     assert host["machine"] == "pc-i440fx-xenial" and host["vcpus"] == 2
     assert host["qemu_version"] == "2.5.0" and host["libvirt_version"] == "1.3.1"
+
+
+def test_analyze_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    story = "samples/win7-x86-clock-watchdog"
+    args = ["analyze", f"{story}/MEMORY.DMP", "--context", f"{story}/qemu-vm113.log",
+            "--context", f"{story}/vm113.xml", "--format", "markdown"]
+    out = _run(capsys, *args)
+    check_golden("analyze/story-with-context.md", out)
+    # The conclusion comes before the facts, the fix as a fenced block.
+    assert out.index("KVM-0101-RELAXED") < out.index("## Stack")
+    assert "```\nAdd to the domain XML" in out
+    assert _run(capsys, "analyze", "--format", "json", f"{story}/MEMORY.DMP") == \
+        _run(capsys, "analyze", "--json", f"{story}/MEMORY.DMP")

@@ -85,6 +85,8 @@ def test_every_object_is_closed() -> None:
 
 def test_goldens_are_there() -> None:
     assert [p.name for p in ANALYZE] == ["story-transcript.json", "story-with-context.json",
+                                         "vmcore-x64-win7.json", "vmcore-x64.json",
+                                         "vmcore-x86-pae.json",
                                          "win10-x64-bitmap-kernel.json",
                                          "win10-x64-full.json", "win7-x86-clock-watchdog.json"]
     assert [p.name for p in CONTEXT] == ["libvirt-hyperv.json", "story-ps.json"]

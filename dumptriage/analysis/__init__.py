@@ -9,7 +9,7 @@ public ``dumptriage.analyze`` function.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from dumptriage.model.report import HostChoice, Report, Source, Tool
 TYPE_CHECKING = False  # see model/record.py
 if TYPE_CHECKING:
     from dumptriage.model.host import VmConfig
+    from dumptriage.symbols.naming import SymbolSession
 
 TOOL = Tool("dumptriage", __version__)
 
@@ -38,7 +39,8 @@ def analyze(path: str | os.PathLike[str],
             rules: Sequence[str | os.PathLike[str]] | None = None, *,
             debugger_text: str | os.PathLike[str] | None = None, debugger: str | None = None,
             symbols: str | None = None, debugger_timeout: float = 300.0,
-            symbol_downloads: bool = True) -> Report:
+            symbol_downloads: bool = True,
+            symbol_progress: Callable[[str, int, int | None], None] | None = None) -> Report:
     """Read a kernel dump or a saved debugger transcript (and the VM's host files), report.
 
     ``path`` is a dump or, recognised by its content, debugger text (a saved ``!analyze
@@ -55,7 +57,8 @@ def analyze(path: str | os.PathLike[str],
     ``debugger_timeout`` in seconds. ``symbols``: a symbol path (folders of PDBs, stores,
     ``srv*CACHE*URL``) that names the frames from PDBs and is given to the debugger;
     ``symbol_downloads`` False keeps to what is on disk even when the path names a server
-    (the CLI does so for a path taken from _NT_SYMBOL_PATH).
+    (the CLI does so for a path taken from _NT_SYMBOL_PATH); ``symbol_progress(url,
+    bytes_done, bytes_total_or_None)`` is called while a symbol file downloads.
     Raises DumpFormatError if the dump is unreadable, ContextParseError for a broken
     context file or a ``vm`` no file names, RuleFileError for a broken rule file.
     """
@@ -71,11 +74,13 @@ def analyze(path: str | os.PathLike[str],
                 _mode(debugger), "not_a_dump", None,
                 "the input is debugger output already; there is no dump to run it on"))
     else:
-        report = _read_dump(path, host, host_choice)
+        session = _symbol_session(symbols, symbol_downloads, symbol_progress)
+        report = _read_dump(path, host, host_choice, session)
         report = _with_debugger(report, path, debugger_text, debugger, symbols,
                                 debugger_timeout)
-        if symbols and report.debugger is None:  # a debugger's stack is named already
-            report = _with_symbols(report, symbols, symbol_downloads)
+        if session is not None and report.debugger is None:  # a debugger's names stay
+            named, notes = session.symbolize(report)
+            report = replace(named, anomalies=(*named.anomalies, *notes))
     return _with_conclusions(report, [os.fspath(r) for r in rules or ()])
 
 
@@ -116,13 +121,16 @@ def _with_debugger(report: Report, path: str | os.PathLike[str],
     return merge(report, transcript, "run", run.executable)
 
 
-def _with_symbols(report: Report, search_path: str, downloads: bool) -> Report:
-    """Frames named from PDBs. A server in a path the user gave (``srv*CACHE*https://..``)
+def _symbol_session(search_path: str | None, downloads: bool,
+                    progress: Callable[[str, int, int | None], None] | None
+                    ) -> SymbolSession | None:
+    """The symbol path opened once: a server in a path the user gave (``srv*CACHE*https://..``)
     is the user asking for the network; a path naming none downloads nothing."""
-    from dumptriage.symbols import symbolize
+    if not search_path:
+        return None
+    from dumptriage.symbols.naming import SymbolSession
 
-    named, notes = symbolize(report, search_path, allow_network=downloads)
-    return replace(named, anomalies=(*named.anomalies, *notes))
+    return SymbolSession(search_path, allow_network=downloads, progress=progress)
 
 
 def _failed(run: DebuggerRun) -> Anomaly:
@@ -138,22 +146,41 @@ def _with_conclusions(report: Report, rule_dirs: list[str]) -> Report:
 
 
 def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
-               host_choice: HostChoice | None) -> Report:
+               host_choice: HostChoice | None, symbols: SymbolSession | None = None) -> Report:
     with open_dump(Path(path)) as dump:
         kdbg = dump.kdbg
-        info = name_os(replace(dump.info, kernel_base=kdbg.kern_base if kdbg and kdbg.kern_base
-                               else None))
+        vmcore = dump.is_vmcore or dump.container.kind == "vmcore"
+        # A vmcore's facts come from discovery (dump/kernel/discovery.py), kernel base too.
+        given = dump.kernel.info if vmcore else dump.info
+        base = kdbg.kern_base if kdbg and kdbg.kern_base else \
+            (given.kernel_base if vmcore else None)
+        info = name_os(replace(given, kernel_base=base))
         # One pass, in a fixed order: the same dump always gives the same anomalies.
         anomalies = dump.all_anomalies()
-        bugcheck, stack = dump.bugcheck, dump.stack()
+        # A hung guest's vmcore records no stop code: the report's bugcheck is null.
+        bugcheck = dump.bugcheck if dump.has_bugcheck else None
+        stack = dump.stack()
+        if symbols is not None and stack:
+            # The store's image files let x64 unwinding go where the dump has no image.
+            stack = dump.kernel.walk_stack(symbols.image_source)
         modules = classify_modules(_mark_hash_timestamps(dump.modules, info.system_time))
-        processors, hung_problems = mark_hung(bugcheck, dump.processors,
-                                              complete=dump.kernel.lists_every_cpu)
-        explanation = explain(bugcheck.code, bugcheck.args, info.pointer_bits)
+        processors, hung_problems = (mark_hung(bugcheck, dump.processors,
+                                               complete=dump.kernel.lists_every_cpu)
+                                     if bugcheck is not None else (dump.processors, []))
+        explanation = (explain(bugcheck.code, bugcheck.args, info.pointer_bits)
+                       if bugcheck is not None else None)
         module_map = ModuleMap(modules, dump.kernel.module_map.images)
-        culprit = probable_culprit(bugcheck, stack, module_map, explanation.name)
+        culprit = (probable_culprit(bugcheck, stack, module_map, explanation.name)
+                   if bugcheck is not None and explanation is not None else None)
+        vcpus = dump.vcpus
+        if culprit is None and vcpus:
+            from dumptriage.analysis.hang_culprit import hang_culprit
+
+            culprit = hang_culprit(vcpus, modules)  # a hung guest: the busy vCPUs' code
         return Report(
-            source=Source(path=str(path), kind="kernel_dump"),
+            # A QEMU vmcore (ELF or kdump-compressed, or any container offering vCPU
+            # registers) is "vmcore"; every Windows dump container is "kernel_dump".
+            source=Source(path=str(path), kind="vmcore" if vmcore else "kernel_dump"),
             dump=info,
             bugcheck=bugcheck,
             explanation=explanation,
@@ -161,6 +188,7 @@ def _read_dump(path: str | os.PathLike[str], host: VmConfig | None,
             unloaded_modules=tuple(dump.unloaded_modules),
             processors=tuple(processors),
             stack=tuple(stack),
+            vcpus=vcpus,
             culprit=culprit,
             host=host,
             host_choice=host_choice,

@@ -20,7 +20,8 @@ from dumptriage.dump.kernel.modules import ModuleMap
 from dumptriage.model.dump import BugCheck, Frame, Module
 from dumptriage.model.report import Culprit
 
-TRUSTED = ("context", "frame_pointer")
+# Frames the walk derived from saved registers and unwind data, not guessed by the scan.
+TRUSTED = ("context", "exception_context", "frame_pointer", "unwind")
 
 
 @cache

@@ -89,10 +89,14 @@ class _Slot:
 class Pool:
     """``run(items)`` yields ``(input, outcomes)`` as inputs finish (completion order)."""
 
-    def __init__(self, jobs: int, options: WorkerOptions, timeout: float | None):
+    def __init__(self, jobs: int, options: WorkerOptions, timeout: float | None,
+                 depth: int = DEPTH):
         self.jobs = max(1, jobs)
         self.options = options
         self.timeout = timeout if timeout and timeout > 0 else None
+        # depth 1: an input is asked for only when a worker is idle, so ``items`` may block
+        # waiting for the next one (the service's long-lived pools, service/jobs.py).
+        self.depth = max(1, depth)
         self._ctx = _context()
 
     def close(self) -> None:
@@ -105,7 +109,7 @@ class Pool:
         try:
             while True:
                 for slot in slots:
-                    while not exhausted and len(slot.queue) < DEPTH:
+                    while not exhausted and len(slot.queue) < self.depth:
                         item = next(source, None)
                         if item is None:
                             exhausted = True

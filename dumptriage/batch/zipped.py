@@ -86,6 +86,12 @@ def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget,
                     os.unlink(temp)
                     yield Refused(name, str(err))
                     return
+                except BaseException:
+                    # A refused archive (the budget), a corrupt stream or an interrupt
+                    # part-way: the half-written member must not stay behind.
+                    out.close()
+                    os.unlink(temp)
+                    raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
             RuntimeError) as err:  # zlib/bz2/lzma errors come as these
         yield Refused(name, f"member not readable: {type(err).__name__}: {err}")

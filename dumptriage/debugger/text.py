@@ -66,8 +66,10 @@ _MARKERS = re.compile(
 SNIFF_BYTES = 64 * 1024
 
 
-# Binary files a transcript never starts with: dumps (kernel, user-mode, ELF) and archives.
-_BINARY_MAGIC = (b"PAGEDU", b"MDMP", b"\x7fELF", b"PK\x03\x04", b"MSCF")
+# Binary files a transcript never starts with: dumps (kernel, user-mode, ELF, QEMU's
+# kdump-compressed "KDUMP   " and flattened "makedumpfile") and archives.
+_BINARY_MAGIC = (b"PAGEDU", b"MDMP", b"\x7fELF", b"KDUMP   ", b"makedump", b"PK\x03\x04",
+                 b"MSCF")
 
 
 def looks_like_transcript(head: bytes) -> bool:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dumptriage.model.anomaly import Anomaly
     from dumptriage.model.dump import Frame, Module, Processor, UnloadedModule
     from dumptriage.model.header import BugCheck, DumpInfo
+    from dumptriage.model.vcpu import Vcpu
 
 
 def open_dump(path: str | os.PathLike[str]) -> CrashDump:
@@ -41,7 +42,14 @@ class CrashDump:
 
     def __init__(self, container: Container):
         self.container = container
-        self.bugcheck: BugCheck = container.bugcheck
+        # None for a hung guest's host-side memory dump (a QEMU vmcore): no bugcheck.
+        self.bugcheck: BugCheck | None = container.bugcheck
+
+    @property
+    def has_bugcheck(self) -> bool:
+        """False when the dump records no stop code: a QEMU vmcore of a live or hung guest
+        gives ``bugcheck`` code 0 with zero arguments then (containers/vmcore.py)."""
+        return bool(getattr(self.container, "has_bugcheck", True))
 
     @property
     def path(self) -> Path:
@@ -85,7 +93,8 @@ class CrashDump:
         """Modules, processors and stack, each computed on first use."""
         from dumptriage.dump.kernel.state import KernelState
 
-        return KernelState(self.container.kernel_offer(), self.info)
+        return KernelState(self.container.kernel_offer(), self.info, self.container.physical,
+                           bugcheck=self.bugcheck)
 
     @property
     def modules(self) -> list[Module]:
@@ -98,6 +107,16 @@ class CrashDump:
     @property
     def processors(self) -> list[Processor]:
         return self.kernel.processors
+
+    @property
+    def is_vmcore(self) -> bool:
+        """A host-side memory dump: the container offers vCPU registers (a QEMU vmcore)."""
+        return bool(self.container.kernel_offer().vcpus)
+
+    @property
+    def vcpus(self) -> tuple[Vcpu, ...]:
+        """What each vCPU was doing (a vmcore only)."""
+        return self.kernel.vcpus
 
     def stack(self) -> list[Frame]:
         """The crashing thread's stack: context frame, EBP chain (x86), raw scan."""

@@ -101,6 +101,22 @@ class KddebuggerData64(KaitaiStruct):
         if hasattr(self, '_m_offset_prcb_current_thread'):
             pass
 
+        _ = self.offset_prcb_dpc_routine
+        if hasattr(self, '_m_offset_prcb_dpc_routine'):
+            pass
+
+        _ = self.offset_prcb_dpc_stack
+        if hasattr(self, '_m_offset_prcb_dpc_stack'):
+            pass
+
+        _ = self.offset_prcb_idle_thread
+        if hasattr(self, '_m_offset_prcb_idle_thread'):
+            pass
+
+        _ = self.offset_prcb_isr_stack
+        if hasattr(self, '_m_offset_prcb_isr_stack'):
+            pass
+
         _ = self.offset_prcb_number
         if hasattr(self, '_m_offset_prcb_number'):
             pass
@@ -290,6 +306,54 @@ class KddebuggerData64(KaitaiStruct):
         self._m_offset_prcb_current_thread = self._io.read_u2le()
         self._io.seek(_pos)
         return getattr(self, '_m_offset_prcb_current_thread', None)
+
+    @property
+    def offset_prcb_dpc_routine(self):
+        """Offset of KPRCB.DpcRoutineActive (non-zero while a DPC routine runs)."""
+        if hasattr(self, '_m_offset_prcb_dpc_routine'):
+            return self._m_offset_prcb_dpc_routine
+
+        _pos = self._io.pos()
+        self._io.seek(690)
+        self._m_offset_prcb_dpc_routine = self._io.read_u2le()
+        self._io.seek(_pos)
+        return getattr(self, '_m_offset_prcb_dpc_routine', None)
+
+    @property
+    def offset_prcb_dpc_stack(self):
+        """Offset of KPRCB.DpcStack, the initial stack pointer of the DPC stack (Windows 8+)."""
+        if hasattr(self, '_m_offset_prcb_dpc_stack'):
+            return self._m_offset_prcb_dpc_stack
+
+        _pos = self._io.pos()
+        self._io.seek(852)
+        self._m_offset_prcb_dpc_stack = self._io.read_u2le()
+        self._io.seek(_pos)
+        return getattr(self, '_m_offset_prcb_dpc_stack', None)
+
+    @property
+    def offset_prcb_idle_thread(self):
+        """Windows 8 and later (wdbgexts.h "Windows 8 addition"; hung-guest-dumps.md 3.2)."""
+        if hasattr(self, '_m_offset_prcb_idle_thread'):
+            return self._m_offset_prcb_idle_thread
+
+        _pos = self._io.pos()
+        self._io.seek(848)
+        self._m_offset_prcb_idle_thread = self._io.read_u2le()
+        self._io.seek(_pos)
+        return getattr(self, '_m_offset_prcb_idle_thread', None)
+
+    @property
+    def offset_prcb_isr_stack(self):
+        """Offset of KPRCB.IsrStack (Windows 8+; 0 where the architecture has none)."""
+        if hasattr(self, '_m_offset_prcb_isr_stack'):
+            return self._m_offset_prcb_isr_stack
+
+        _pos = self._io.pos()
+        self._io.seek(854)
+        self._m_offset_prcb_isr_stack = self._io.read_u2le()
+        self._io.seek(_pos)
+        return getattr(self, '_m_offset_prcb_isr_stack', None)
 
     @property
     def offset_prcb_number(self):

@@ -1,6 +1,7 @@
 """The rule engine: generic, small, and free of rule knowledge.
 
-For each rule whose bugchecks include the dump's: every condition of ``when`` is checked
+For each rule whose bugchecks include the dump's (``"hang"``: the input is a hung guest's
+memory, with vCPUs and no bugcheck): every condition of ``when`` is checked
 against the facts. One that is false rules the cause out (and says which fact); one that
 is unknown leaves the rule "not evaluated" (and says which input would decide it); when
 all hold, the rule is a finding with its evidence, the fix for the inputs' platform (the
@@ -28,10 +29,11 @@ def evaluate_rules(rules: list[dict[str, Any]], facts: Facts,
     """``hints``: fact-name prefix -> the input that gives it (for "not evaluated")."""
     findings, waiting, excluded = [], [], []
     code = facts.get("bugcheck.code")
+    hung = code is None and facts.get("vcpus.count") is not None
     # Longest prefix first, sorted once per analysis rather than once per waiting rule.
     ordered = sorted(hints.items(), key=lambda h: -len(h[0]))
     for rule in rules:
-        if not _applies(rule, code.value if code else None):
+        if not _applies(rule, code.value if code else None, hung):
             continue
         outcome = _outcome(rule, facts)
         if isinstance(outcome, Finding):
@@ -46,10 +48,12 @@ def evaluate_rules(rules: list[dict[str, Any]], facts: Facts,
     return Conclusions(tuple(findings), tuple(waiting), tuple(excluded))
 
 
-def _applies(rule: dict[str, Any], code: int | None) -> bool:
+def _applies(rule: dict[str, Any], code: int | None, hung: bool) -> bool:
     bugchecks = rule["bugchecks"]
     if bugchecks == "any":
         return True
+    if bugchecks == "hang":
+        return hung
     # 0x1000007E and friends are the same stop codes as 0x7E (the _M variants: bit 28).
     return code is not None and (code in bugchecks or code & ~0x10000000 in bugchecks)
 

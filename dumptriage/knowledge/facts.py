@@ -14,7 +14,7 @@ from dumptriage.model.record import Record
 
 TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the analyze path
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
 # Hyper-V features that get a boolean fact each (QEMU names, see model/host.py).
@@ -100,6 +100,61 @@ def _dump_facts(report: dict[str, Any], out: dict[str, Fact]) -> None:
         _put(out, "dump.type", dump.get("dump_type"), header)
         _put(out, "cpus.count", dump.get("processors"), header)
     _kernel_facts(report, where, out)
+    _vcpu_facts(report, where, out)
+
+
+# What a vCPU of a hung guest is doing (model/vcpu.py STATES): "busy" is anything but
+# halted in the idle loop; "stuck" is kernel-mode work that cannot be interrupted or
+# preempted: spinning or running with interrupts off, or at DPC/ISR level.
+_BUSY = ("spinning", "dpc", "interrupt", "kernel_thread", "user")
+_HIGH = ("dpc", "interrupt")
+
+
+def _vcpu_facts(report: dict[str, Any], where: str, out: dict[str, Fact]) -> None:
+    """Facts of a host-side memory dump's vCPUs (``report.vcpus``); none for crash dumps."""
+    vcpus: list[dict[str, Any]] = report.get("vcpus") or []
+    if not vcpus:
+        return
+    classes = {m["name"].lower(): m.get("class") for m in report.get("modules", [])}
+    src = f"{where}: vCPU registers and memory"
+
+    def which(test: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        return [v for v in vcpus if test(v)]
+
+    def shown(chosen: list[dict[str, Any]], what: str) -> str:
+        listed = ", ".join(f"vCPU {v['index']} ({_at(v)})" for v in chosen)
+        return f"{src}: {what}: {listed}" if chosen else f"{src}: {what}: none"
+
+    out["vcpus.count"] = Fact(len(vcpus), src)
+    busy = which(lambda v: v.get("state") in _BUSY)
+    out["vcpus.busy"] = Fact(len(busy), shown(busy, "not idle"))
+    halted_off = which(lambda v: v.get("state") == "idle" and v.get("if") is False)
+    out["vcpus.halted_if_off"] = Fact(len(halted_off),
+                                      shown(halted_off, "halted with interrupts off"))
+    spinning = which(lambda v: v.get("state") == "spinning")
+    out["vcpus.spinning"] = Fact(len(spinning), shown(spinning, "spinning"))
+    stuck = which(lambda v: v.get("state") in _HIGH or (
+        v.get("state") in ("spinning", "kernel_thread") and v.get("if") is False))
+    out["vcpus.stuck"] = Fact(len(stuck), shown(stuck, "uninterruptible (IF off or DPC/ISR)"))
+    third = [v for v in stuck if v.get("module") and (
+        classes.get(v["module"].lower()) or _catalogue_class(v["module"])) != "inbox"]
+    names = list(dict.fromkeys(v["module"].lower() for v in third))
+    out["vcpus.stuck_third_party"] = Fact(names, shown(third, "in a non-inbox module"))
+    out["vcpus.stuck_third_party_count"] = Fact(len(names), shown(third, "in a non-inbox module"))
+    # Spinning with interrupts on in inbox code: waiting (for an IPI answer, a lock, a TLB
+    # flush) rather than holding anything up (hung-guest-dumps.md 4.4, step 4).
+    waiting = [v for v in spinning if v.get("if") and (
+        classes.get((v.get("module") or "").lower()) or _catalogue_class(v.get("module") or "")
+    ) == "inbox"]
+    out["vcpus.waiting"] = Fact([v["index"] for v in waiting],
+                                shown(waiting, "spinning in inbox code with interrupts on"))
+
+
+def _at(vcpu: dict[str, Any]) -> str:
+    module, offset = vcpu.get("module"), vcpu.get("offset")
+    place = f"{module}+{offset}" if module and offset else vcpu.get("rip") or "?"
+    flags = "IF=1" if vcpu.get("if") else "IF=0"
+    return f"{vcpu.get('state')}, {flags}, RIP {place}"
 
 
 def _kernel_facts(report: dict[str, Any], where: str, out: dict[str, Fact]) -> None:

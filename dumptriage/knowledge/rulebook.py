@@ -60,9 +60,10 @@ def check_rule(rule: dict[str, Any], stem: str | None = None) -> list[str]:
     if rule["confidence"] not in CONFIDENCES:
         problems.append(f"confidence {rule['confidence']!r} is not one of {CONFIDENCES}")
     bugchecks = rule["bugchecks"]
-    if bugchecks != "any" and not (isinstance(bugchecks, list) and bugchecks
-                                   and all(isinstance(b, int) for b in bugchecks)):
-        problems.append("bugchecks must be \"any\" or a list of stop codes")
+    if bugchecks not in ("any", "hang") and not (
+            isinstance(bugchecks, list) and bugchecks
+            and all(isinstance(b, int) for b in bugchecks)):
+        problems.append("bugchecks must be \"any\", \"hang\" or a list of stop codes")
     problems += _conditions(rule["when"], "when")
     problems += _fixes(rule["fixes"])
     if not rule["references"] or not all(str(r).startswith("http") for r in rule["references"]):

@@ -74,6 +74,22 @@ class AnomalyCode(StrEnum):
     SYMBOL_STORE_NOTE = "symbol_store_note"
     # The symbol path has an element that cannot be used here (a Windows drive, a keyword).
     SYMBOL_PATH_WARNING = "symbol_path_warning"
+    # A host-side memory dump (QEMU vmcore), read without a KDBG (dump/kernel/discovery.py):
+    # vCPU 0's CR3 does not map kernel memory (a KVA-shadow user CR3, paging off): another
+    # vCPU's CR3 or the KPRCB's kernel root was used, or none worked.
+    PAGING_ROOT_FALLBACK = "paging_root_fallback"
+    # No Windows kernel image was found from the IDT handlers, KdVersionBlock or the vCPUs'
+    # kernel-mode RIPs: modules, build and stacks are missing from the report.
+    KERNEL_NOT_FOUND = "kernel_not_found"
+    # PsLoadedModuleList was not found (no export, no KdVersionBlock) or its first entry is
+    # not the kernel: the module list is empty.
+    MODULE_LIST_NOT_FOUND = "module_list_not_found"
+    # A vCPU's KPCR (GS base / KERNEL_GS_BASE on x64, GDT selector 0x30 on x86) is not in
+    # the dump or fails its self-pointer checks: that vCPU has no KPRCB, thread or IRQL.
+    KPCR_INVALID = "kpcr_invalid"
+    # No source gave the Windows build (KdVersionBlock, KUSER_SHARED_DATA, the kernel's
+    # version resource): per-build offsets are a guess.
+    BUILD_NOT_FOUND = "build_not_found"
 
 
 def anomaly(code: AnomalyCode, where: str, detail: str) -> Anomaly:

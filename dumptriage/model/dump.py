@@ -142,7 +142,8 @@ class Frame(Record):
     module: str | None
     offset: int | None
     symbol: str | None
-    # "context", "frame_pointer", "unwind", "scan" (heuristic, like WinDbg's warning), or
+    # "context", "exception_context" (a bugcheck argument's CONTEXT record), "frame_pointer",
+    # "unwind", "scan" (heuristic, like WinDbg's warning), or
     # "debugger" (a STACK_TEXT / k line of a debugger transcript)
     method: str
     # Set only when symbols were asked for (dumptriage.symbols.symbolize): "pdb" when a PDB

@@ -71,12 +71,22 @@ class DumpInfo(Record):
     attributes: int | None
     file_size: int | None
     expected_size: int | None
+    # A host-side memory dump (QEMU vmcore) only: the kernel image's symbol-store key
+    # (TimeDateStamp %08X + SizeOfImage %x) found without a header. Absent from the JSON
+    # when None, so crash dump reports keep their shape.
+    kernel_image_key: str | None = None
 
     @property
     def pointer_bits(self) -> int:
         return 32 if self.arch == "x86" else 64
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._facts()
+        if self.kernel_image_key is not None:
+            data["kernel_image_key"] = self.kernel_image_key
+        return data
+
+    def _facts(self) -> dict[str, Any]:
         return {
             "signature": self.signature,
             "arch": self.arch,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from dumptriage.model.findings import Finding, NotEvaluated, RuledOut
     from dumptriage.model.header import BugCheck, DumpInfo
     from dumptriage.model.host import VmConfig
+    from dumptriage.model.vcpu import Vcpu
 
 SCHEMA_VERSION = 1
 
@@ -73,6 +74,8 @@ class Report(Record):
     unloaded_modules: tuple[UnloadedModule, ...] = ()
     processors: tuple[Processor, ...] = ()
     stack: tuple[Frame, ...] = ()
+    # A host-side memory dump (QEMU vmcore): what each vCPU was doing (model/vcpu.py).
+    vcpus: tuple[Vcpu, ...] = ()
     culprit: Culprit | None = None
     host: VmConfig | None = None  # the VM's virtual hardware, from --context files
     host_choice: HostChoice | None = None
@@ -99,6 +102,7 @@ class Report(Record):
             "unloaded_modules": [m.to_dict() for m in self.unloaded_modules],
             "processors": [p.to_dict() for p in self.processors],
             "stack": [f.to_dict() for f in self.stack],
+            "vcpus": [v.to_dict() for v in self.vcpus],
             "culprit": None if self.culprit is None else self.culprit.to_dict(),
             "host": None if self.host is None else self.host.to_dict(),
             "host_choice": None if self.host_choice is None else self.host_choice.to_dict(),

@@ -42,8 +42,9 @@ class Vcpu(Record):
     state: str  # one of STATES
     module: str | None  # image holding RIP (None: outside every known module)
     offset: int | None  # RIP - module base
-    thread: int | None = None  # KPRCB CurrentThread (ETHREAD address)
-    irql: int | None = None  # from the KPCR/KPRCB when its layout is known
+    thread: int | None = None  # KPRCB CurrentThread (ETHREAD address); None: no valid KPCR
+    # x86: KPCR.Irql. x64: None, always (IRQL is CR8, which QEMU's note does not save).
+    irql: int | None = None
     kpcr: int | None = None
     prcb: int | None = None
     reason: str = ""  # why ``state`` was chosen, in words (e.g. "F3 90 loop at RIP")

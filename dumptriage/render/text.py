@@ -37,6 +37,10 @@ def render_text(report: Report) -> str:
         parts.append(debugger_section(report.debugger, report.debugger_run))
     if report.processors:
         parts.append(_processor_section(report.processors))
+    if report.vcpus:
+        from dumptriage.render.vcpu_text import vcpu_section
+
+        parts.append(vcpu_section(report.vcpus))
     if report.stack:
         parts.append(_stack_section(report.stack))
     if report.modules:
@@ -108,12 +112,16 @@ def _dump_section(dump: DumpInfo, title: str) -> str:
         ("DirectoryTableBase", hex_addr(dump.directory_table_base) or "-"),
         ("File size", _size_label(dump)),
     ]
+    if dump.kernel_image_key is not None:  # a vmcore: the kernel found in memory
+        rows.insert(10, ("Kernel image key", dump.kernel_image_key))
     return title + "\n" + _indent(tabulate(_cells(rows), tablefmt="plain"))
 
 
 def _container_label(dump: DumpInfo) -> str:
     if dump.signature is None or dump.header_size is None:  # a transcript's banner
         return f"{dump.dump_type}, as the debugger names it (the dump file was not read)"
+    if dump.dump_type_code is None:  # a host-side memory dump (vmcore): no DumpType
+        return f"{dump.signature} ({dump.dump_type})"
     return (f"{dump.signature}, DumpType {dump.dump_type_code} ({dump.dump_type}), "
             f"header {dump.header_size:#x} bytes")
 

@@ -1,6 +1,8 @@
 """Naming a report's stack frames from PDBs: the function the analysis layer calls.
 
-``symbolize(report, search_path, allow_network=...)`` returns ``(report, notes)``:
+``symbolize(report, search_path, allow_network=...)`` returns ``(report, notes)``
+(``SymbolSession`` does the same in two steps, lending the store's image files to the
+stack walker first, so that minidump frames are unwound before they are named):
 
 * the report with each frame that a PDB names set to ``symbol = "module!Function+0xoff"``
   (``+0x0`` left out, as WinDbg does), ``symbol_source = "pdb"``; every other frame of a
@@ -23,7 +25,7 @@ import bisect
 from collections.abc import Sequence
 
 from dumptriage.dump.kernel.pe_image import Section
-from dumptriage.dump.kernel.stack import display_name
+from dumptriage.dump.kernel.stack import RvaReader, display_name
 from dumptriage.model.anomaly import Anomaly, AnomalyCode
 from dumptriage.model.dump import Frame, Module
 from dumptriage.model.record import replace
@@ -56,6 +58,47 @@ class ModuleIndex:
         return None
 
 
+class SymbolSession:
+    """One symbol path opened for one report: the walker borrows its image files
+    (``image_source``), then ``symbolize`` names the frames; both share one Resolver, so a
+    module is looked up (and downloaded) once."""
+
+    def __init__(self, search_path: str, *, allow_network: bool,
+                 progress: Progress | None = None, timeout: float = 30.0,
+                 cache_root: str | None = None):
+        self.path = parse(search_path)
+        self.resolver = Resolver(self.path, allow_network=allow_network, cache_root=cache_root,
+                                 timeout=timeout, progress=progress)
+
+    def image_source(self, module: Module) -> RvaReader | None:
+        """The store's image file of ``module`` by RVA (None: not in the store)."""
+        return self.resolver.image_reader(module)
+
+    def symbolize(self, report: Report) -> tuple[Report, list[Anomaly]]:
+        """Name ``report.stack`` (see the module doc)."""
+        resolver = self.resolver
+        index = ModuleIndex(report.modules)
+        done: dict[int, tuple[Resolved, Lookup | None]] = {}
+        frames = []
+        for frame in report.stack:
+            module = _module_of(frame, index)
+            if module is None:
+                frames.append(frame)
+                continue
+            if module.base not in done:
+                done[module.base] = resolver.resolve(module)
+            resolved, lookup = done[module.base]
+            frames.append(_named(frame, module, resolved, lookup))
+        notes = [Anomaly(NOTE_CODES["symbol_path_warning"], "symbol path", w)
+                 for w in self.path.warnings]
+        notes += [Anomaly(NOTE_CODES[kind], where, detail)
+                  for kind, where, detail in _unique(resolver.notes)]
+        notes += [Anomaly(NOTE_CODES["symbols_missing"], resolved.module, resolved.reason)
+                  for resolved, lookup in done.values() if lookup is None and resolved.reason]
+        modules = tuple(_with_pdb(m, done.get(m.base)) for m in report.modules)
+        return replace(report, stack=tuple(frames), modules=modules), notes
+
+
 def symbolize(report: Report, search_path: str, *, allow_network: bool,
               progress: Progress | None = None, timeout: float = 30.0,
               cache_root: str | None = None) -> tuple[Report, list[Anomaly]]:
@@ -65,29 +108,9 @@ def symbolize(report: Report, search_path: str, *, allow_network: bool,
     ``cache_root``: where expanded files, downloads of ``srv*URL`` and lookup caches go when
     nothing else is named (default ``$XDG_CACHE_HOME/dumptriage/sym``).
     """
-    path = parse(search_path)
-    resolver = Resolver(path, allow_network=allow_network, cache_root=cache_root,
-                        timeout=timeout, progress=progress)
-    index = ModuleIndex(report.modules)
-    done: dict[int, tuple[Resolved, Lookup | None]] = {}
-    frames = []
-    for frame in report.stack:
-        module = _module_of(frame, index)
-        if module is None:
-            frames.append(frame)
-            continue
-        if module.base not in done:
-            done[module.base] = resolver.resolve(module)
-        resolved, lookup = done[module.base]
-        frames.append(_named(frame, module, resolved, lookup))
-    notes = [Anomaly(NOTE_CODES["symbol_path_warning"], "symbol path", w)
-             for w in path.warnings]
-    notes += [Anomaly(NOTE_CODES[kind], where, detail)
-              for kind, where, detail in _unique(resolver.notes)]
-    notes += [Anomaly(NOTE_CODES["symbols_missing"], resolved.module, resolved.reason)
-              for resolved, lookup in done.values() if lookup is None and resolved.reason]
-    modules = tuple(_with_pdb(m, done.get(m.base)) for m in report.modules)
-    return replace(report, stack=tuple(frames), modules=modules), notes
+    session = SymbolSession(search_path, allow_network=allow_network, progress=progress,
+                            timeout=timeout, cache_root=cache_root)
+    return session.symbolize(report)
 
 
 def _module_of(frame: Frame, index: ModuleIndex) -> Module | None:

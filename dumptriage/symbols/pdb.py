@@ -22,6 +22,7 @@ import os
 import tempfile
 
 from dumptriage.symbols.keys import debug_id as make_debug_id
+from dumptriage.symbols.undecorate import undecorate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,12 +49,14 @@ class PdbError(Exception):
 class Lookup:
     """Names for RVAs of one PDB: ``lookup(rva)`` -> (function, its RVA) or None."""
 
-    __slots__ = ("_cache", "debug_id", "source")
+    __slots__ = ("_cache", "arch", "debug_id", "source")
 
     def __init__(self, cache: Any, debug_id: str, source: str):
         self._cache = cache
         self.debug_id = debug_id
         self.source = source  # "symcache" (warm) or "pdb" (built this run)
+        # "x86" decides how public names are undecorated (undecorate.py)
+        self.arch = str(getattr(cache, "arch", "") or "")
 
     def lookup(self, rva: int) -> tuple[str, int] | None:
         try:
@@ -63,7 +66,7 @@ class Lookup:
         if not found:
             return None
         best = found[-1]  # outermost function (inlinees come first)
-        name = strip_arguments(str(best.symbol or ""))
+        name = undecorate(strip_arguments(str(best.symbol or "")), self.arch)
         if not name:
             return None
         return name, int(best.sym_addr)

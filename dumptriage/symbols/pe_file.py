@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Callable
 
 from dumptriage.dump.kernel.pe_image import PeImage, read_pe
 
 _MAX_SECTIONS = 96
 _MAX_READ = 1 << 20
+# ntoskrnl.exe is about 11 MiB (10.0.19041), the largest kernel images ~40 MiB (GPU drivers).
+MAX_IMAGE_FILE = 128 << 20
 
 
 class ImageFileError(Exception):
@@ -34,7 +37,29 @@ def read_image_file(path: str) -> PeImage:
     return image
 
 
+def image_reader(path: str) -> Callable[[int, int], bytes | None]:
+    """``read(rva, size)`` over the image file at ``path``, as the loader would lay it out
+    (the stack walker borrows .pdata, UNWIND_INFO and code this way). The file is read
+    once; an image above MAX_IMAGE_FILE is refused."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMAGE_FILE + 1)
+    except OSError as err:
+        raise ImageFileError(f"{path}: {err}") from err
+    if len(data) > MAX_IMAGE_FILE:
+        raise ImageFileError(f"{path}: larger than {MAX_IMAGE_FILE >> 20} MiB")
+    read = _rva_reader(data[:0x1000], data)
+    if read is None:
+        raise ImageFileError(f"{path}: not a PE image")
+    return read
+
+
 def _read(head: bytes, data: mmap.mmap) -> PeImage | None:
+    read = _rva_reader(head, data)
+    return read_pe(read, 0) if read is not None else None
+
+
+def _rva_reader(head: bytes, data: mmap.mmap | bytes) -> Callable[[int, int], bytes | None] | None:
     spans = _section_spans(head)
     size_of_headers = _size_of_headers(head)
     if spans is None or size_of_headers is None:
@@ -52,7 +77,7 @@ def _read(head: bytes, data: mmap.mmap) -> PeImage | None:
                 return chunk + b"\0" * (size - len(chunk))  # past SizeOfRawData: zeros
         return None
 
-    return read_pe(read, 0)
+    return read
 
 
 def _nt_offset(head: bytes) -> int | None:

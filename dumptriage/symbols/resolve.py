@@ -18,13 +18,14 @@ import os
 from collections.abc import Iterator
 
 from dumptriage.dump.kernel.pe_image import PeImage, Section
+from dumptriage.dump.kernel.stack import RvaReader
 from dumptriage.model.dump import Module, PdbInfo
 from dumptriage.model.record import Record
 from dumptriage.symbols import store
 from dumptriage.symbols.cab import CabError, expand
 from dumptriage.symbols.keys import StoreKey, image_key, pdb_key
 from dumptriage.symbols.pdb import Lookup, PdbError, open_lookup
-from dumptriage.symbols.pe_file import ImageFileError, read_image_file
+from dumptriage.symbols.pe_file import ImageFileError, image_reader, read_image_file
 from dumptriage.symbols.search_path import SymbolPath, default_store
 from dumptriage.symbols.server import Progress, fetch
 
@@ -60,6 +61,8 @@ class Resolver:
         self.progress = progress
         self.notes: list[tuple[str, str, str]] = []  # (kind, where, detail)
         self._dead_servers: set[str] = set()
+        # Image lookups by store path: the walker and the namer ask for the same images.
+        self._images: dict[tuple[str, bool], tuple[PeImage | None, str | None, str]] = {}
 
     # -- one module ----------------------------------------------------------------------
 
@@ -83,10 +86,30 @@ class Resolver:
         return Resolved(module.name, pdb, key, ikey, image_path, pdb_path, sections,
                         missing), lookup
 
+    def image_reader(self, module: Module) -> RvaReader | None:
+        """The module's image file from the path, read by RVA (None: none found)."""
+        if not module.timestamp or not module.size:
+            return None
+        key = image_key(module.name, module.timestamp, module.size)
+        _image, path, _why = self._image(key, network=True)
+        if path is None:
+            return None
+        try:
+            return image_reader(path)
+        except ImageFileError as err:
+            self.notes.append(("symbol_file_unreadable", key.path, str(err)))
+            return None
+
     def _image(self, key: StoreKey | None, *, network: bool
                ) -> tuple[PeImage | None, str | None, str]:
         if key is None:
             return None, None, ""
+        if (key.path, network) not in self._images:
+            self._images[key.path, network] = self._find_image(key, network=network)
+        return self._images[key.path, network]
+
+    def _find_image(self, key: StoreKey, *, network: bool
+                    ) -> tuple[PeImage | None, str | None, str]:
         why = ""
         for path, _via in self.candidates(key, network=network):
             try:

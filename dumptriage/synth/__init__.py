@@ -14,6 +14,7 @@ from dumptriage.synth.manifest import (
     BuiltModule,
     BuiltTriage,
     BuiltUnloaded,
+    BuiltVcpu,
     Mapping,
     PageSample,
 )
@@ -21,6 +22,7 @@ from dumptriage.synth.spec import (
     CpuSpec,
     DumpSpec,
     ExceptionSpec,
+    GuestSpec,
     LargePageSpec,
     ModuleSpec,
     Regs,
@@ -28,6 +30,7 @@ from dumptriage.synth.spec import (
     StackSpec,
     TriageSpec,
     UnloadedDriverSpec,
+    VcpuSpec,
 )
 
 __all__ = [
@@ -36,9 +39,11 @@ __all__ = [
     "BuiltModule",
     "BuiltTriage",
     "BuiltUnloaded",
+    "BuiltVcpu",
     "CpuSpec",
     "DumpSpec",
     "ExceptionSpec",
+    "GuestSpec",
     "LargePageSpec",
     "Mapping",
     "ModuleSpec",
@@ -48,6 +53,7 @@ __all__ = [
     "StackSpec",
     "TriageSpec",
     "UnloadedDriverSpec",
+    "VcpuSpec",
     "build",
     "write",
 ]

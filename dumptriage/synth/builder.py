@@ -15,6 +15,7 @@ from dumptriage.synth import defaults as D
 from dumptriage.synth import kernel_tables as K
 from dumptriage.synth import layout as L
 from dumptriage.synth import triage as T
+from dumptriage.synth.guest import write_guest
 from dumptriage.synth.headers import HeaderInputs, Registers, dump_header
 from dumptriage.synth.kernel import KernelAddresses, KernelWriter, Pool
 from dumptriage.synth.manifest import (
@@ -23,6 +24,7 @@ from dumptriage.synth.manifest import (
     BuiltModule,
     BuiltTriage,
     BuiltUnloaded,
+    BuiltVcpu,
     Mapping,
     MappingKind,
     PageSample,
@@ -51,6 +53,7 @@ class _Guest:
     unloaded: tuple[BuiltUnloaded, ...] = ()
     stack_base: int = 0  # the crashing thread's stack end (StackSpec.high)
     triage: BuiltTriage | None = None
+    vcpus: tuple[BuiltVcpu, ...] = ()
 
 
 def _mode(spec: DumpSpec) -> PagingMode:
@@ -118,6 +121,10 @@ def _lay_out(spec: DumpSpec) -> _Guest:
     else:
         g.cpus = CPU.write_cpus(kw, addrs, pool, spec.cpus, stack)
     g.unloaded = kw.write_unloaded(addrs, spec.unloaded_drivers, pool)
+    if spec.guest is not None:
+        if spec.cpus is None:
+            raise ValueError("a guest needs DumpSpec.cpus (each vCPU's stack)")
+        g.vcpus = write_guest(kw, addrs, pool, spec, g.cpus)
     g.stack_base = stack.high
     if spec.triage is not None and spec.triage.header_context is not None:
         g.regs = Registers(*spec.triage.header_context)
@@ -232,6 +239,7 @@ def _manifest(spec: DumpSpec, g: _Guest, hsize: int, cont: C.Container, size: in
         required_dump_space=required, cpus=g.cpus, unloaded=g.unloaded, triage=g.triage,
         mm_unloaded_drivers=a.mm_unloaded_drivers,
         mm_last_unloaded_driver=a.mm_last_unloaded_driver,
+        vcpus=g.vcpus, kernel_dtb=g.vm.dtb,
     )
     samples = []
     for label, pa in g.labels.items():
@@ -239,6 +247,16 @@ def _manifest(spec: DumpSpec, g: _Guest, hsize: int, cont: C.Container, size: in
         samples.append(PageSample(pa & ~(PAGE - 1), hashlib.sha256(page).hexdigest(), label,
                                   built.file_offset(pa & ~(PAGE - 1))))
     return dataclasses.replace(built, samples=tuple(samples))
+
+
+def guest_memory(spec: DumpSpec) -> tuple[BuiltDump, tuple[tuple[int, int], ...],
+                                          dict[int, bytes]]:
+    """The world as guest-physical memory, for the vmcore writers (synth/vmcore.py): the
+    manifest, RAM runs as (address, size), and each page that holds content by address.
+    With ``spec.guest`` the manifest's ``vcpus`` are the registers to put in the notes."""
+    built, _, _, mem = _prepare(spec)
+    runs = tuple((base * PAGE, count * PAGE) for base, count in mem.runs)
+    return built, runs, {pfn * PAGE: bytes(buf) for pfn, buf in sorted(mem.pages.items())}
 
 
 def build(spec: DumpSpec) -> BuiltDump:

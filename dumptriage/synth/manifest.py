@@ -95,6 +95,8 @@ class BuiltDump:
     mm_unloaded_drivers: int = 0  # VA of the kernel variable (KDBG +0x220)
     mm_last_unloaded_driver: int = 0  # VA of the u32 (KDBG +0x228)
     triage: BuiltTriage | None = None
+    vcpus: tuple[BuiltVcpu, ...] = ()
+    kernel_dtb: int = 0  # the kernel's paging root (the header's DTB)
     data: bytes | None = None
     path: Path | None = None
 
@@ -121,6 +123,34 @@ class BuiltDump:
     def mapping(self, kind: MappingKind) -> Mapping:
         """The first mapping of a kind (e.g. "transition")."""
         return next(m for m in self.mappings if m.kind == kind)
+
+
+@dataclass(frozen=True)
+class BuiltVcpu:
+    """One vCPU's registers as a QEMU note would hold them, and what they lead to."""
+
+    index: int
+    bits: int
+    rip: int
+    rsp: int
+    rbp: int
+    rflags: int
+    cr0: int
+    cr3: int
+    cr4: int
+    cs: int
+    ss: int
+    fs: int
+    fs_base: int
+    gs_base: int
+    kernel_gs_base: int
+    gdt_base: int
+    gdt_limit: int
+    idt_base: int
+    idt_limit: int
+    kpcr: int  # the KPCR written for it
+    prcb: int
+    thread: int  # KPRCB.CurrentThread
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,51 @@ class ExceptionSpec:
     parameters: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class VcpuSpec:
+    """One vCPU of a hung guest as a host-side memory dump records it (synth/guest.py).
+
+    RSP/RBP are the CpuSpec stack's sp/bp of the same index (its KTHREAD gets the stack's
+    limits). ``code`` is written so that RIP sits at ``code[code_rip]``. ``user``: CPL 3,
+    GS base = a TEB, the KPCR in KERNEL_GS_BASE (x64). ``kva_shadow``: with ``user``, CR3
+    is a user root that maps only the TEB page and the KPCR+0x7000 page (which holds the
+    kernel root, as elf2dmp reads it).
+    """
+
+    rip: int
+    rflags: int = 0x202  # IF set
+    code: bytes = b""
+    code_rip: int = 0
+    user: bool = False
+    kva_shadow: bool = False
+    idle_thread: bool = False  # KPRCB.IdleThread == CurrentThread
+    dpc_active: bool = False  # KPRCB.DpcRoutineActive (Win7 SP1 layouts only)
+    on_dpc_stack: bool = False  # KPRCB.DpcStack = this vCPU's stack top (Win7 SP1 only)
+    irql: int = 0  # x86 KPCR.Irql
+    break_kpcr: bool = False  # KPCR.Self points elsewhere
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """What discovery needs in a hung guest's memory, and the vCPUs' registers.
+
+    ``idt_handler_rva``: the exception gates point at kernel + this RVA (None: the gates
+    are zero, "pointing nowhere"). ``kd_version_block``: x86 KPCR.KdVersionBlock ->
+    DBGKD_GET_VERSION64. ``kdbg``: "scrambled" overwrites the KDBG block with bytes no key
+    recovers (nothing may need it); "encoded" (x64) encodes it with the Win8+ scheme and
+    writes a KdCopyDataBlock-shaped function naming the keys; "plain" leaves it readable.
+    ``drop_pages``: VAs whose physical pages are left out of the dump (DumpType 6 writes
+    only pages that were touched).
+    """
+
+    vcpus: tuple[VcpuSpec, ...]
+    idt_handler_rva: int | None = 0x1F1E00
+    kd_version_block: bool = True
+    kuser: bool = True
+    kdbg: Literal["scrambled", "encoded", "plain"] = "scrambled"
+    drop_pages: tuple[int, ...] = ()
+
+
 def _default_time() -> datetime:
     return datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -194,3 +239,4 @@ class DumpSpec:
     cpus: tuple[CpuSpec, ...] | None = None
     unloaded_drivers: tuple[UnloadedDriverSpec, ...] = ()  # MmUnloadedDrivers ring
     triage: TriageSpec | None = None  # DumpType 4 content
+    guest: GuestSpec | None = None  # a hung guest's vCPUs (host-side memory dump content)

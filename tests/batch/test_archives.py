@@ -71,6 +71,16 @@ def test_zip_bomb_is_refused_by_ratio(tmp_path: Path) -> None:
         _all(archive, "zip", limits)
 
 
+def test_a_bomb_refused_part_way_leaves_no_member_file_behind(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "bomb.zip", {"a.dmp": b"PAGEDU64" + bytes(64 * MIB)})
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    limits = ArchiveLimits(ratio_floor=4 * MIB, max_ratio=100)
+    with pytest.raises(ArchiveRefused, match="expands more than 100x"):
+        list(members(archive, "zip", limits, str(scratch)))
+    assert list(scratch.iterdir()) == []
+
+
 def test_zip_total_size_is_counted_on_real_bytes(tmp_path: Path) -> None:
     archive = _zip(tmp_path / "big.zip", {f"{i}.dmp": bytes(3 * MIB) for i in range(4)})
     limits = ArchiveLimits(max_total=8 * MIB, max_ratio=10**6)

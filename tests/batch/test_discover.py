@@ -101,3 +101,23 @@ def test_since_skips_old_files_unopened(tmp_path: Path) -> None:
     small_dump(tmp_path / "new.dmp")
     items = _inputs(tmp_path, since_ns=1_500_000_000 * 10**9)
     assert [Path(i.path).name for i in items] == ["new.dmp"]
+
+
+def test_vmcores_are_dumps(tmp_path: Path) -> None:
+    """QEMU vmcores by content (ELF ET_CORE, "KDUMP   ", "makedumpfile"), a damaged one by
+    name (*.core, *.vmcore, vmcore); an ELF program is no dump."""
+    from dumptriage.synth.vmcore import write_elf, write_kdump
+
+    folder = tmp_path / "host"
+    folder.mkdir()
+    vcpus = [{"rip": 0x7C00, "bits": 32}]
+    write_elf(folder / "guest.bin", [(0, 0x10000)], vcpus)
+    write_kdump(folder / "guest.flat", [(0, 0x10000)], vcpus)
+    write_kdump(folder / "guest.raw", [(0, 0x10000)], vcpus, flattened=False)
+    (folder / "cut.core").write_bytes(b"\0" * 64)
+    (folder / "vmcore").write_bytes(b"\0" * 64)
+    # An ELF executable (e_type 2, ET_EXEC) is not a memory dump.
+    (folder / "tool").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00" + bytes(64))
+    got = {Path(i.path).name: i.kind for i in _inputs(tmp_path)}
+    assert got == {"guest.bin": "dump", "guest.flat": "dump", "guest.raw": "dump",
+                   "cut.core": "dump", "vmcore": "dump"}

@@ -7,10 +7,18 @@ from datetime import UTC
 
 import pytest
 
-from dumptriage.dump.kernel.layouts import all_layouts, kernel_layout, ldr_layout, nearest_layout
+from dumptriage.dump.kernel.layouts import (
+    all_layouts,
+    dbgkd_version_layout,
+    kernel_layout,
+    kpcr_layout,
+    kuser_layout,
+    ldr_layout,
+    nearest_layout,
+)
 
 SOURCES = {"ntdiff-w7x86", "ntdiff-w7x64", "ntdiff-ldr", "sheet-5.2", "sheet-6.1", "sheet-6.2",
-           "sheet-12"}
+           "sheet-12", "ntdiff-w7x86-kpcr", "ntdiff-kuser", "hung-2.3", "hung-3.3", "hung-3.4"}
 
 
 def test_every_layout_names_known_sources() -> None:
@@ -55,6 +63,33 @@ def test_documented_offsets_are_pinned() -> None:
     assert (x86.dll_base, x86.size_of_image, x86.base_dll_name) == (0x18, 0x20, 0x2C)
     assert (x64.dll_base, x64.size_of_image, x64.base_dll_name, x64.timestamp) == (
         0x30, 0x40, 0x58, 0x80)
+
+
+def test_guest_structure_offsets_are_pinned() -> None:
+    """The tables a vmcore is read through without a KDBG (hung-guest-dumps.md 3.3, 3.4;
+    ntdiff Win7 SP1 x86 _KPCR.h, _KUSER_SHARED_DATA.h, Win7 SP1 x64 _KPRCB.h)."""
+    x64, x86 = kpcr_layout("x64"), kpcr_layout("x86")
+    assert x64 is not None and x86 is not None
+    assert (x64.self_pointer, x64.current_prcb, x64.idt_base, x64.prcb, x64.irql) == (
+        0x18, 0x20, 0x38, 0x180, None)
+    assert (x86.self_pointer, x86.current_prcb, x86.irql, x86.kd_version_block, x86.prcb,
+            x86.gdt_selector) == (0x1C, 0x20, 0x24, 0x34, 0x120, 0x30)
+    for arch in ("x64", "x86"):
+        layout = kpcr_layout(arch)
+        assert layout is not None and set(layout.sources) <= SOURCES
+    kuser = kuser_layout()
+    assert (kuser.x64_va, kuser.x86_va) == (0xFFFFF78000000000, 0xFFDF0000)
+    assert (kuser.nt_build_number, kuser.nt_product_type, kuser.nt_major_version,
+            kuser.suite_mask) == (0x260, 0x264, 0x26C, 0x2D0)
+    version = dbgkd_version_layout()
+    assert (version.minor_version, version.kern_base, version.ps_loaded_module_list) == (
+        0x02, 0x10, 0x18)
+    w7x64, w7x86 = kernel_layout("x64", 7601), kernel_layout("x86", 7601)
+    assert w7x64 is not None and w7x86 is not None
+    assert (w7x64.prcb_idle_thread, w7x64.prcb_dpc_routine_active, w7x64.prcb_dpc_stack) == (
+        0x18, 0x21DA, 0x21C0)
+    assert (w7x86.prcb_idle_thread, w7x86.prcb_dpc_routine_active, w7x86.prcb_dpc_stack) == (
+        0x0C, 0x1932, 0x1908)
 
 
 def test_unknown_build_gets_the_nearest_layout() -> None:

@@ -175,3 +175,21 @@ def test_no_network_unless_allowed(server: Server, tmp_path: Path,
                          allow_network=False, cache_root=str(tmp_path))
     assert server.requests == []
     assert _frame(named, 0x334C).unsymbolized_reason is not None
+
+
+def test_cli_shows_download_progress_on_stderr(server: Server, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from dumptriage.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = f"srv*{tmp_path / 'sym'}*{server.base('store')}"
+    assert main(["analyze", str(DUMP), "--symbols", path, "--debugger", "none"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    # capsys is no terminal: one line per finished file, the image and the cabinet.
+    kib = IMAGE.stat().st_size >> 10
+    assert f"dumptriage: downloading amdppm.sys  [########################] {kib}/{kib} KiB" \
+        in lines
+    assert any(line.startswith("dumptriage: downloading amdppm.pd_  [####") for line in lines)
+    assert "amdppm!InitAcpiCpc+0x317" in captured.out

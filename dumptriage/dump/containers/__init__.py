@@ -6,23 +6,48 @@ nothing after this point asks which kind of container it has.
 
 from __future__ import annotations
 
+import os
+
 from dumptriage.dump.containers.dump_file import DumpFile
+from dumptriage.dump.containers.sniff import VMCORE_SNIFF_BYTES, vmcore_kind
 
 TYPE_CHECKING = False  # see model/record.py: keeps `typing` off the open path
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from dumptriage.dump.containers.protocol import Container
 
 
 def open_container(path: str) -> Container:
-    """The container for a PAGEDUMP/PAGEDU64 file (DumpFormatError if it is none)."""
-    file = DumpFile(path)
+    """The container for a PAGEDUMP/PAGEDU64 file or a QEMU vmcore (DumpFormatError if it
+    is none)."""
+    raw = open(path, "rb")  # noqa: SIM115 - owned by the container, closed by its close()
+    try:
+        # The first bytes pick the family; a kernel dump's are read again from the mapping.
+        kind = vmcore_kind(os.pread(raw.fileno(), VMCORE_SNIFF_BYTES, 0))
+        if kind is not None:
+            return _vmcore_class(kind)(path, raw)
+        file = DumpFile(path, raw)
+    except BaseException:
+        raw.close()
+        raise
     try:
         return _container_class(file)(file)
     except BaseException:
         file.close()
         raise
+
+
+def _vmcore_class(kind: str) -> Callable[[str, Any], Container]:
+    # QEMU host-side dumps: the ELF core, or the kdump-compressed file (raw or flattened).
+    if kind == "elf":
+        from dumptriage.dump.containers.vmcore_elf import ElfVmcore
+
+        return ElfVmcore
+    from dumptriage.dump.containers.vmcore_kdump import KdumpVmcore
+
+    return KdumpVmcore
 
 
 def _container_class(file: DumpFile) -> Callable[[DumpFile], Container]:

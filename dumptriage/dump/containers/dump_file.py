@@ -34,9 +34,10 @@ ATTR_ENCRYPTED = 1 << 8  # DUMP_FILE_ATTRIBUTES.EncryptedDumpData (mindumpdef.h)
 class DumpFile:
     """The file, its read-only mapping and the DUMP_HEADER facts. ``close()`` releases all."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, file: Any = None):
         self.path = path  # as given: pathlib stays off the open path
-        self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        # ``file``: the file already opened by open_container (closed by close()).
+        self.file = file if file is not None else open(path, "rb")  # noqa: SIM115
         try:
             self.map = _map_file(self.file, str(path))
             self.data = memoryview(self.map)

@@ -37,7 +37,11 @@ class Container(Protocol):
 
     kind: str  # "full", "bitmap", "triage", "header_only", "rdmp", ...
     path: str  # the file name as given
-    bugcheck: BugCheck
+
+    @property
+    def bugcheck(self) -> BugCheck | None:
+        """The stop code; None for a hung guest's host-side memory dump (no bugcheck)."""
+        ...
 
     @property
     def info(self) -> DumpInfo:

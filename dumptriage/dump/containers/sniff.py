@@ -1,8 +1,11 @@
 """Tell what kind of file this is from its first bytes, before parsing anything.
 
-Kernel dumps start with "PAGEDUMP" (32-bit) or "PAGEDU64" (64-bit). User-mode dumps
-("MDMP", or the legacy "USERDUMP"/"USERDU64") and other files are refused with a clear
-reason (dump-format.md section 9).
+Kernel dumps start with "PAGEDUMP" (32-bit) or "PAGEDU64" (64-bit). QEMU's host-side
+guest memory dumps start with the ELF magic (``dump-guest-memory`` format elf), "KDUMP   "
+(kdump-compressed, raw) or "makedumpfile" (the flattened stream QEMU writes for
+kdump-zlib/lzo/snappy); hung-guest-dumps.md section 9 step 1. User-mode dumps ("MDMP",
+or the legacy "USERDUMP"/"USERDU64") and other files are refused with a clear reason
+(dump-format.md section 9).
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 from dumptriage.errors import DumpFormatError, UnsupportedDump
 
 KERNEL_SIGNATURES = {b"PAGEDUMP": 0x1000, b"PAGEDU64": 0x2000}
+# First bytes of the QEMU vmcore containers -> their reader (containers/__init__.py).
+VMCORE_SIGNATURES = ((b"\x7fELF", "elf"), (b"KDUMP   ", "kdump"),
+                     (b"makedumpfile\0", "flattened"))
+VMCORE_SNIFF_BYTES = 13
 
 # Other files a support engineer may hand us by mistake.
 _KNOWN_OTHERS = {
@@ -18,9 +25,15 @@ _KNOWN_OTHERS = {
     b"USERDU64": "a legacy user-mode dump, not a kernel crash dump",
     b"MSCF": "a CAB archive (.dump /b or a WER upload): extract the .dmp from it first",
     b"PK\x03\x04": "a ZIP archive: extract the .dmp from it first",
-    b"\x7fELF": "an ELF core (virsh dump / dump-guest-memory without -w), "
-    "not a Windows crash dump",
 }
+
+
+def vmcore_kind(head: bytes) -> str | None:
+    """"elf", "kdump" or "flattened" for a QEMU vmcore's first bytes, else None."""
+    for magic, kind in VMCORE_SIGNATURES:
+        if head.startswith(magic):
+            return kind
+    return None
 
 
 def sniff(path: str, first8: bytes, file_size: int) -> int:

@@ -43,6 +43,13 @@ class VcpuRegisters(Record):
     # The general registers by lower-case name ("rax" ... "r15"), as the note gave them.
     general: tuple[tuple[str, int], ...] = ()
     source: str = "QEMU note"  # "QEMU note", "NT_PRSTATUS", "KPRCB context", "guest header"
+    # Added for the vmcore containers (issue 14A). QEMU's copy of the CS descriptor's high
+    # dword (QEMUCPUSegment.flags: L bit 21, D/B 22, DPL 13-14; 0 when the note had none).
+    cs_flags: int = 0
+    cr2: int = 0  # the last page-fault address
+    # Every segment register as the QEMU note gave it: (name, selector, base, limit,
+    # flags) for cs, ds, es, fs, gs, ss, ldt, tr; () when the note had none.
+    segments: tuple[tuple[str, int, int, int, int], ...] = ()
 
     @property
     def interrupts_enabled(self) -> bool:

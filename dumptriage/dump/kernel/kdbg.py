@@ -46,6 +46,10 @@ class Kdbg(Record):
     offset_kthread_stack_limit: int | None
     offset_kthread_stack_base: int | None
     source: str
+    offset_prcb_dpc_routine: int | None = None  # KPRCB.DpcRoutineActive
+    offset_prcb_idle_thread: int | None = None  # Windows 8+: KPRCB.IdleThread
+    offset_prcb_dpc_stack: int | None = None  # Windows 8+: KPRCB.DpcStack
+    offset_prcb_isr_stack: int | None = None  # Windows 8+: KPRCB.IsrStack
 
 
 def parse_kdbg(blob: bytes, va: int, pointer_bits: int, source: str) -> Kdbg | None:
@@ -83,6 +87,10 @@ def parse_kdbg(blob: bytes, va: int, pointer_bits: int, source: str) -> Kdbg | N
         offset_kthread_stack_limit=number(0x340, "offset_kthread_stack_limit", 4),
         offset_kthread_stack_base=number(0x344, "offset_kthread_stack_base", 4),
         source=source,
+        offset_prcb_dpc_routine=number(0x2B2, "offset_prcb_dpc_routine"),
+        offset_prcb_idle_thread=number(0x350, "offset_prcb_idle_thread"),
+        offset_prcb_dpc_stack=number(0x354, "offset_prcb_dpc_stack"),
+        offset_prcb_isr_stack=number(0x356, "offset_prcb_isr_stack"),
     )
 
 

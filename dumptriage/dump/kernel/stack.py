@@ -15,6 +15,14 @@
   and so is the IP of another saved register set (the exception context).
   Heuristic, like WinDbg's "Following frames may be wrong": a raw scan also finds stale
   return addresses of earlier calls.
+* ``exception_context``: the instruction pointer of the CONTEXT record a bugcheck argument
+  names (exception_context.py, WinDbg's ``.cxr``); the walk from the crash registers is
+  kept up to that record's stack pointer and continues from the record's registers.
+
+A minidump holds no module images, so x64 unwinding stops at the first frame. With an
+``ImageSource`` (the image files of a symbol store, matched by TimeDateStamp and
+SizeOfImage) the walker reads .pdata, UNWIND_INFO and code bytes the dump lacks from the
+file, by RVA: the sections the unwinder reads are not relocated (their contents are RVAs).
 """
 
 from __future__ import annotations
@@ -24,13 +32,16 @@ from collections.abc import Callable
 
 from dumptriage.dump.kernel.callcheck import CallChecker
 from dumptriage.dump.kernel.modules import ModuleMap
-from dumptriage.dump.kernel.pe_image import nearest_export
+from dumptriage.dump.kernel.pe_image import PeImage, nearest_export, read_pe
 from dumptriage.dump.kernel.registers import Registers
 from dumptriage.dump.kernel.unwind import RBP, RSP, FunctionTable, unwind_step
 from dumptriage.model.dump import Frame, Module
-from dumptriage.model.record import Record
+from dumptriage.model.record import Record, replace
 
 ReadBytes = Callable[[int, int], bytes | None]
+# An image file lent for one module: bytes by RVA, None where the file has none.
+RvaReader = Callable[[int, int], bytes | None]
+ImageSource = Callable[[Module], RvaReader | None]
 
 MAX_FRAMES = 256
 # Kernel stacks are 12 KiB (x86) / 24 KiB (x64), 72 KiB for large GUI stacks: never scan
@@ -55,11 +66,15 @@ def display_name(module: Module) -> str:
 
 class StackWalker:
     def __init__(self, read: ReadBytes, modules: ModuleMap, pointer_bits: int,
-                 interrupted: tuple[int, ...] = ()):
+                 interrupted: tuple[int, ...] = (), image_source: ImageSource | None = None):
         """``interrupted``: instruction pointers of the dump's other saved register sets
         (the header's exception context of a 0x7E triage dump): where execution stopped,
-        not return addresses, so the scan keeps them without the CALL check."""
-        self._read = read
+        not return addresses, so the scan keeps them without the CALL check.
+        ``image_source``: image files for modules the dump holds no image of."""
+        self._dump_read = read
+        self._source = image_source
+        self._lent: dict[int, tuple[int, RvaReader, PeImage] | None] = {}
+        self._read = self._read_lent if image_source is not None else read
         self._interrupted = frozenset(interrupted)
         self._modules = modules
         self._bits = pointer_bits
@@ -97,6 +112,19 @@ class StackWalker:
         scanned = [f for f in self._scan(bounds) if f.stack_address not in taken]
         rest = sorted(chained + scanned, key=lambda f: f.stack_address or 0)
         return (frames + rest)[:MAX_FRAMES]
+
+    def walk_with_exception(self, regs: Registers, cxr: Registers,
+                            bounds: StackBounds) -> list[Frame]:
+        """The crash registers' walk up to the exception CONTEXT's stack pointer, then the
+        walk from the CONTEXT (its first frame marked ``exception_context``)."""
+        outer = self.walk(regs, bounds)
+        inner = self.walk(cxr, StackBounds(cxr.sp, bounds.high))
+        # A full unwind reaches the faulting IP itself through the trap's machine frame
+        # (UWOP_PUSH_MACHFRAME): that frame is the CONTEXT's and is not listed twice.
+        before = [f for f in outer[1:] if f.stack_address is not None
+                  and f.stack_address < cxr.sp and f.address != cxr.ip]
+        marked = replace(inner[0], method="exception_context")
+        return (outer[:1] + before + [marked] + inner[1:])[:MAX_FRAMES]
 
     def _frame_pointer_chain(self, fp: int, bounds: StackBounds) -> list[Frame]:
         found: list[Frame] = []
@@ -138,13 +166,40 @@ class StackWalker:
 
     def _table(self, rip: int) -> FunctionTable | None:
         module = self._modules.find(rip)
-        image = self._modules.images.get(module.base) if module is not None else None
+        if module is None:
+            return None
+        image = self._modules.images.get(module.base) or self._lend(module)
         if image is None:
             return None
         table = self._tables.get(image.base)
         if table is None:
             table = self._tables[image.base] = FunctionTable(self._read, image)
         return table if table.count else None
+
+    def _lend(self, module: Module) -> PeImage | None:
+        """The image file the source has for ``module`` (asked once per module)."""
+        if self._source is None:
+            return None
+        if module.base not in self._lent:
+            self._lent[module.base] = None
+            reader = self._source(module)
+            if reader is not None:
+                base = module.base
+                image = read_pe(lambda va, size: reader(va - base, size), base)
+                if image is not None and image.size_of_image == module.size:
+                    self._lent[base] = (base + module.size, reader, image)
+        lent = self._lent[module.base]
+        return lent[2] if lent is not None else None
+
+    def _read_lent(self, va: int, size: int) -> bytes | None:
+        """Dump memory first; bytes it lacks from a lent image file."""
+        data = self._dump_read(va, size)
+        if data is not None:
+            return data
+        for base, lent in self._lent.items():
+            if lent is not None and base <= va and va + size <= lent[0]:
+                return lent[1](va - base, size)
+        return None
 
     def _scan(self, bounds: StackBounds) -> list[Frame]:
         found: list[Frame] = []

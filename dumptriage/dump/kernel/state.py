@@ -4,6 +4,11 @@ One object per opened dump, fed by the container's ``KernelOffer``; it never ask
 container it has. Each part is computed on first use and cached, and keeps the anomalies
 it found (a list cut short, a page not in the dump, an unknown build) to itself, so that
 ``anomalies()`` lists them in one fixed order whatever was touched first.
+
+A host-side memory dump (a QEMU vmcore) offers vCPU registers and usually no KDBG: then
+the paging root, kernel, module list, build and per-CPU KPRCBs come from ``discovery.py``,
+``info`` is the container's facts completed by it, and ``vcpus`` says what each vCPU was
+doing. Nothing of that is imported or computed for an ordinary crash dump.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from dumptriage.dump.containers.offer import KernelOffer
+from dumptriage.dump.kernel.exception_context import exception_context
 from dumptriage.dump.kernel.layouts import KernelLayout, kernel_layout, ldr_layout, nearest_layout
 from dumptriage.dump.kernel.modules import (
     ModuleMap,
@@ -29,16 +35,20 @@ from dumptriage.dump.kernel.processors import (
     triage_cpu,
 )
 from dumptriage.dump.kernel.registers import CONTEXT_SIZE, Registers
-from dumptriage.dump.kernel.stack import StackBounds, StackWalker
+from dumptriage.dump.kernel.stack import ImageSource, StackBounds, StackWalker
 from dumptriage.dump.kernel.unloaded import read_unloaded
 from dumptriage.errors import PageNotPresent
 from dumptriage.model.anomaly import Anomaly, AnomalyCode, anomaly
-from dumptriage.model.dump import DumpInfo, Frame, Module, Processor, UnloadedModule
+from dumptriage.model.dump import BugCheck, DumpInfo, Frame, Module, Processor, UnloadedModule
 from dumptriage.model.record import replace
 
 TYPE_CHECKING = False  # see model/record.py
 if TYPE_CHECKING:
     from dumptriage.dump.containers.protocol import VirtualMemory
+    from dumptriage.dump.kernel.discovery import Discovery
+    from dumptriage.dump.kernel.kdbg import Kdbg
+    from dumptriage.dump.memory.physical import PhysicalMemory
+    from dumptriage.model.vcpu import Vcpu
 
 ReadBytes = Callable[[int, int], bytes | None]
 
@@ -47,21 +57,79 @@ class KernelState:
     """Kernel structures reached through a virtual-memory reader and the KDBG."""
 
     # The parts, in the order their anomalies are listed.
-    PARTS = ("layout", "modules", "unloaded", "cpus", "stack")
+    PARTS = ("discovery", "layout", "modules", "unloaded", "cpus", "stack")
 
-    def __init__(self, offer: KernelOffer, info: DumpInfo):
+    def __init__(self, offer: KernelOffer, info: DumpInfo,
+                 physical: PhysicalMemory | None = None, bugcheck: BugCheck | None = None):
+        """``bugcheck``: its arguments may point at the faulting thread's CONTEXT
+        (exception_context.py), where the stack walk then continues."""
         self._offer = offer
-        self._read: ReadBytes = _reader(offer.memory)
-        self._info = info
-        self._kdbg = offer.kdbg
+        self._container_info = info
+        self._physical = physical
+        self._bugcheck = bugcheck
         self._header_regs = offer.header_registers
-        self._has_memory = offer.memory is not None
         self._found: dict[str, list[Anomaly]] = {part: [] for part in self.PARTS}
 
     def anomalies(self) -> list[Anomaly]:
         """Every part computed, then their anomalies in PARTS order."""
         _ = self.layout, self.modules, self.unloaded_modules, self.processors, self.stack
         return [a for part in self.PARTS for a in self._found[part]]
+
+    # -- a vmcore: discovery from the vCPUs ----------------------------------------------
+
+    @cached_property
+    def discovery(self) -> Discovery | None:
+        """Windows found from the vCPUs' registers; None unless the dump offers vCPUs (an
+        ordinary crash dump never gets here). A KDBG the container found too (a guest
+        header's decoded copy) still names the module list first."""
+        if not self._offer.vcpus:
+            return None
+        from dumptriage.dump.kernel.discovery import Known, discover
+
+        info, kdbg = self._container_info, self._offer.kdbg
+        known = Known(
+            dtb=info.directory_table_base,
+            kernel_base=(kdbg.kern_base if kdbg else None) or info.kernel_base,
+            ps_loaded_module_list=(kdbg.ps_loaded_module_list if kdbg else None)
+            or info.ps_loaded_module_list,
+            build=info.os.build or None)
+        found = discover(self._offer.vcpus, self._physical, self._offer.memory, info.arch,
+                         known)
+        self._found["discovery"].extend(found.anomalies)
+        return found
+
+    @cached_property
+    def info(self) -> DumpInfo:
+        """The container's facts; for a vmcore, completed by discovery (build, kernel base,
+        PsLoadedModuleList, paging root) where the container did not know them."""
+        found = self.discovery
+        if found is None:
+            return self._container_info
+        from dumptriage.dump.kernel.guest_info import completed_info
+
+        return completed_info(self._container_info, found)
+
+    @property
+    def _info(self) -> DumpInfo:
+        return self.info
+
+    @cached_property
+    def _kdbg(self) -> Kdbg | None:
+        """The container's KDBG; for a vmcore, else the one discovery decoded."""
+        if self._offer.kdbg is not None or not self._offer.vcpus:
+            return self._offer.kdbg
+        found = self.discovery
+        return found.kdbg if found is not None else None
+
+    @cached_property
+    def _read(self) -> ReadBytes:
+        found = self.discovery
+        return _reader(found.memory if found is not None else self._offer.memory)
+
+    @property
+    def _has_memory(self) -> bool:
+        found = self.discovery
+        return (found.memory if found is not None else self._offer.memory) is not None
 
     # -- per-build layout ------------------------------------------------------------------
 
@@ -95,6 +163,12 @@ class KernelState:
         head = (self._kdbg.ps_loaded_module_list if self._kdbg else None) or \
             self._info.ps_loaded_module_list
         ldr = ldr_layout(self._info.arch)
+        found = self.discovery
+        if not head and found is not None and found.kernel is not None:
+            from dumptriage.dump.kernel.guest_info import kernel_module
+
+            # No module list: the kernel image discovery found is the one module known.
+            return self._enrich([kernel_module(self._read, found.kernel)])
         if not head or ldr is None or not self._has_memory:
             return [], {}
         entries, problems = walk_loaded_modules(self._read, head, self._info.pointer_bits, ldr)
@@ -135,6 +209,10 @@ class KernelState:
     def cpus(self) -> list[CpuState]:
         if not self._decodable:
             return []
+        if self.discovery is not None:
+            from dumptriage.dump.kernel.guest_info import vcpu_processors
+
+            return vcpu_processors(self._offer.vcpus, self.vcpus)
         offsets = prcb_offsets(self._kdbg, self.layout)
         states: list[CpuState] = []
         if self._kdbg is not None and self._kdbg.ki_processor_block:
@@ -184,17 +262,33 @@ class KernelState:
 
     @cached_property
     def stack(self) -> list[Frame]:
-        if not self._decodable:
-            return []
-        regs, cpu = self.crash_registers()
+        if not self._decodable or self.discovery is not None:
+            return []  # a vmcore has no crashing thread: each vCPU has its stack in vcpus
+        regs, _cpu = self.crash_registers()
         if regs is None:
             self._found["stack"].append(anomaly(
                 AnomalyCode.NO_CRASH_CONTEXT, "ContextRecord",
                 "no saved registers for the crashing thread: the stack was not walked"))
             return []
+        return self.walk_stack()
+
+    def walk_stack(self, image_source: ImageSource | None = None) -> list[Frame]:
+        """The crashing thread's stack; ``image_source`` lends the walker image files (a
+        symbol store's) for modules whose code and unwind data the dump lacks."""
+        regs, cpu = self.crash_registers()
+        if regs is None or not self._decodable or self.discovery is not None:
+            return []
         walker = StackWalker(self._read, self.module_map, self._info.pointer_bits,
-                             (self._header_regs.ip,) if self._header_regs else ())
-        return walker.walk(regs, self._bounds(regs, cpu))
+                             (self._header_regs.ip,) if self._header_regs else (),
+                             image_source)
+        bounds = self._bounds(regs, cpu)
+        cxr = None
+        if self._bugcheck is not None:
+            cxr = exception_context(self._read, self._bugcheck.code, self._bugcheck.args,
+                                    self._info.arch)
+        if cxr is None or not bounds.low < cxr.registers.sp < bounds.high:
+            return walker.walk(regs, bounds)
+        return walker.walk_with_exception(regs, cxr.registers, bounds)
 
     def _bounds(self, regs: Registers, cpu: CpuState | None) -> StackBounds:
         default = self.layout.kernel_stack_size if self.layout else 0x6000
@@ -203,6 +297,31 @@ class KernelState:
         if limits is not None and limits[0] <= regs.sp < limits[1]:
             return StackBounds(regs.sp, limits[1])
         return StackBounds(regs.sp, regs.sp + default)
+
+    # -- vCPUs of a host-side memory dump ---------------------------------------------------
+
+    @cached_property
+    def vcpus(self) -> tuple[Vcpu, ...]:
+        """What each vCPU was doing (a vmcore only; () otherwise)."""
+        found = self.discovery
+        if found is None or not self._decodable:
+            return ()
+        from dumptriage.dump.kernel.vcpus import PrcbFields, vcpu_record
+
+        walker = StackWalker(self._read, self.module_map, self._info.pointer_bits)
+        by_index = {cpu.index: cpu for cpu in found.cpus}
+        fields = PrcbFields.of(self._kdbg, self.layout)
+        return tuple(vcpu_record(regs, by_index.get(regs.index), self._read, fields,
+                                 self.module_map, walker, self._vcpu_bounds,
+                                 self._info.pointer_bits)
+                     for regs in self._offer.vcpus)
+
+    def _vcpu_bounds(self, sp: int, thread: int | None) -> StackBounds:
+        default = self.layout.kernel_stack_size if self.layout else 0x6000
+        limits = self._thread_stack(thread) if thread else None
+        if limits is not None and limits[0] <= sp < limits[1]:
+            return StackBounds(sp, limits[1])
+        return StackBounds(sp, sp + default)  # a DPC or ISR stack: not the thread's own
 
     def _thread_stack(self, thread: int) -> tuple[int, int] | None:
         """(StackLimit, StackBase) of a KTHREAD; KDBG offsets first, then the table."""

@@ -46,6 +46,49 @@ class KernelLayout(Record):
     kthread_initial_stack: int | None = None
     kthread_stack_limit: int | None = None
     kthread_stack_base: int | None = None
+    prcb_idle_thread: int | None = None
+    prcb_dpc_routine_active: int | None = None  # u8, non-zero while a DPC routine runs
+    prcb_dpc_stack: int | None = None  # the DPC stack's initial stack pointer
+
+
+class KpcrLayout(Record):
+    """KPCR offsets for one architecture (the same on every build the sources cover)."""
+
+    self_pointer: int  # x64 Self, x86 SelfPcr: the KPCR's own address
+    current_prcb: int  # x64 CurrentPrcb, x86 Prcb: KPCR + ``prcb``
+    idt_base: int
+    gdt_base: int
+    kd_version_block: int
+    prcb: int  # the embedded KPRCB
+    sources: tuple[str, ...]
+    irql: int | None = None  # x86 only: x64 keeps IRQL in CR8
+    gdt_selector: int | None = None  # x86: the GDT entry whose base is the KPCR
+
+
+class KuserLayout(Record):
+    """KUSER_SHARED_DATA: where it is mapped and the version fields read from it."""
+
+    x64_va: int
+    x86_va: int
+    nt_build_number: int
+    nt_product_type: int
+    nt_major_version: int
+    nt_minor_version: int
+    suite_mask: int
+    sources: tuple[str, ...]
+
+
+class DbgkdVersionLayout(Record):
+    """DBGKD_GET_VERSION64 (what KPCR.KdVersionBlock points at)."""
+
+    major_version: int
+    minor_version: int
+    machine_type: int
+    kern_base: int
+    ps_loaded_module_list: int
+    debugger_data_list: int
+    size: int
+    sources: tuple[str, ...]
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,6 +130,21 @@ def ldr_layout(arch: str) -> LdrLayout | None:
     if entry is None:
         return None
     return LdrLayout(**{**entry, "sources": tuple(entry["sources"])})
+
+
+def kpcr_layout(arch: str) -> KpcrLayout | None:
+    entry = _data()["kpcr"].get(arch)
+    return None if entry is None else KpcrLayout(**{**entry, "sources": tuple(entry["sources"])})
+
+
+def kuser_layout() -> KuserLayout:
+    entry = _data()["kuser"]
+    return KuserLayout(**{**entry, "sources": tuple(entry["sources"])})
+
+
+def dbgkd_version_layout() -> DbgkdVersionLayout:
+    entry = _data()["dbgkd_version"]
+    return DbgkdVersionLayout(**{**entry, "sources": tuple(entry["sources"])})
 
 
 def all_layouts() -> tuple[KernelLayout, ...]:
