@@ -95,3 +95,23 @@ def test_a_guest_header_is_used_first(tmp_path: Path,
     bare = tmp_path / "bare.core"
     vmcore_from_spec(presets.win10_x64_cpus(), bare, guest_header=False)
     assert "kernel_not_found" in {a["code"] for a in _analyze(capsys, bare)["anomalies"]}
+
+
+def test_a_hung_vmcore_with_its_host_files_concludes(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # The story VM's host files (2 vCPUs, no <hyperv> block) beside a hung x64 world whose
+    # vCPU 2 spins with IF=0 in spindrv.sys: the hang rules decide on both sides.
+    story = Path(__file__).resolve().parent.parent / "samples" / "win7-x86-clock-watchdog"
+    built, runs, pages = guest_memory(hung.hung_x64())
+    path = tmp_path / "vm.core"
+    write_elf(path, runs, [_note_registers(v) for v in built.vcpus], pages=pages)
+    assert main(["analyze", "--json", str(path), "--context", str(story / "vm113.xml"),
+                 "--context", str(story / "qemu-vm113.log")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    found = [f["rule"] for f in report["findings"]]
+    assert found[:2] == ["KVM-HANG-DRIVER-IF-OFF", "KVM-HANG-SPIN-NO-HV-SPINLOCKS"]
+    assert not any(rule.startswith("KVM-0101") for rule in found)
+    assert report["culprit"]["module"] == "spindrv.sys"
+    from dumptriage import signature_of
+
+    assert signature_of(report).signature == "hang spindrv"

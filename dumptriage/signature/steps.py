@@ -4,6 +4,7 @@ Modelled on socorro's signature generator (mozilla-services/socorro
 ``socorro/signature/generator.py``: rules with a predicate and an action, applied in order
 to one result that collects notes), so that every bucket explains how it was made.
 
+A hung guest's vmcore (vCPUs, no stop code) gives ``hang CULPRIT`` (the blamed driver).
 A signature is ``BUGCHECK[/SUBTYPE] FRAME``, for example ``0x133/0x0 nt!KiProcessExpiredTimerList``
 or ``0x7e qutmdrv+0x4db``: the stop code (the ``_M`` variants folded into their base code),
 the subtype where the catalogue defines one for the code, and the first relevant frame of
@@ -58,6 +59,13 @@ def bugcheck_code(report: dict[str, Any], draft: Draft, skip: SkipList) -> None:
     """The stop code as WinDbg's bucket ids write it (``0x133``), _M variants folded."""
     bug = report.get("bugcheck") or {}
     code = bug.get("code")
+    if not isinstance(code, int) and report.get("vcpus"):
+        # A hung guest's memory (a host-side vmcore) records no stop code: its bucket is a
+        # hang, keyed by the frame below (the blamed vCPU's module).
+        draft.parts["bugcheck"] = "hang"
+        draft.note("bugcheck", "no stop code: a hung guest's memory, "
+                   f"{len(report['vcpus'])} vCPUs")
+        return
     if not isinstance(code, int):
         draft.parts["bugcheck"] = "unknown"
         draft.note("bugcheck", "the report has no bugcheck code")

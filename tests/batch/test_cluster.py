@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,12 @@ def test_a_worker_killed_mid_run_loses_nothing(attempts: Cluster, tmp_path: Path
 
     def kill_a_busy_worker(progress: Progress) -> None:
         if progress.done == 2 and not killed:
-            busy = [w for w, keys in attempts.client.processing().items() if keys]
+            busy: list[str] = []
+            for _ in range(50):  # between two inputs a worker may hold none for a moment
+                busy = [w for w, keys in attempts.client.processing().items() if keys]
+                if busy:
+                    break
+                time.sleep(0.02)
             pid = attempts.client.run(os.getpid, workers=busy[:1])[busy[0]]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)

@@ -170,3 +170,13 @@ def test_a_far_export_name_is_not_a_function_unless_a_pdb_or_debugger_gave_it() 
                              ([dict(far, method="debugger")], "0x1 nt!MmSetAddressRangeModified")):
         report = {"bugcheck": {"code": 1, "name": None}, "stack": frames}
         assert signature(report).signature == expected
+
+
+def test_a_hung_guests_vmcore_buckets_as_a_hang_by_its_culprit() -> None:
+    report = {"bugcheck": None, "stack": [], "vcpus": [{"index": 0}, {"index": 1}],
+              "culprit": {"module": "spindrv.sys", "reason": "spinning with IF=0"}}
+    found = signature(report)
+    assert found.signature == "hang spindrv"
+    assert found.notes[0] == "bugcheck: no stop code: a hung guest's memory, 2 vCPUs"
+    # Without vCPUs a missing stop code stays "unknown".
+    assert signature({"bugcheck": None, "stack": []}).bugcheck == "unknown"

@@ -230,3 +230,27 @@ def test_a_cab_as_wer_uploads_it(server: Server) -> None:
     report = done["report"]
     assert isinstance(report, dict)
     assert report["bugcheck"]["code_hex"] == "0x00000101"
+
+
+def test_a_hung_guests_vmcore_is_analysed_too(server: Server, tmp_path: Path) -> None:
+    from dumptriage.synth import hung
+    from dumptriage.synth.builder import guest_memory
+    from dumptriage.synth.vmcore import write_elf
+
+    built, runs, pages = guest_memory(hung.hung_x64())
+    names = ("rip", "rsp", "rbp", "rflags", "cr0", "cr3", "cr4", "cs", "ss", "fs", "fs_base",
+             "gs_base", "kernel_gs_base", "gdt_base", "gdt_limit", "idt_base", "idt_limit",
+             "bits")
+    core = tmp_path / "vm.core"
+    write_elf(core, runs, [{n: getattr(v, n) for n in names} for v in built.vcpus],
+              pages=pages)
+    with server.client() as client:
+        answer = client.post("/v1/analyses", files=[("dump", ("vm.core", core.read_bytes()))])
+        assert answer.status_code in (200, 202), answer.text
+        done = wait_done(client, answer.json()["id"])
+    assert done["status"] == "done", done
+    report = done["report"]
+    assert isinstance(report, dict)
+    assert report["source"]["kind"] == "vmcore" and report["bugcheck"] is None
+    assert [v["state"] for v in report["vcpus"]][:3] == ["user", "idle", "spinning"]
+    assert report["findings"][0]["rule"] == "KVM-HANG-DRIVER-IF-OFF"

@@ -140,3 +140,27 @@ def test_a_hostile_file_name_is_shown_as_text(browser: Any, server: Server,
     assert browser.find_elements(By.CSS_SELECTOR, "img") == []
     source = browser.find_element(By.CSS_SELECTOR, ".report .source").text
     assert source.startswith(f"Dump file: {name}")
+
+
+def test_a_dropped_vmcore_shows_every_vcpu(browser: Any, server: Server, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from dumptriage.synth import hung
+    from dumptriage.synth.builder import guest_memory
+    from dumptriage.synth.vmcore import write_elf
+
+    built, runs, pages = guest_memory(hung.hung_x64())
+    names = ("rip", "rsp", "rbp", "rflags", "cr0", "cr3", "cr4", "cs", "ss", "fs", "fs_base",
+             "gs_base", "kernel_gs_base", "gdt_base", "gdt_limit", "idt_base", "idt_limit",
+             "bits")
+    core = tmp_path / "vm.core"
+    write_elf(core, runs, [{n: getattr(v, n) for n in names} for v in built.vcpus],
+              pages=pages)
+    _drop(browser, server, [core])
+    browser.save_screenshot(str(_artefact(tmp_path, "drop-page-vmcore.png")))
+    source = browser.find_element(By.CSS_SELECTOR, ".report .source").text
+    assert source.startswith("Guest memory (vmcore): vm.core")
+    summaries = [s.text for s in browser.find_elements(By.CSS_SELECTOR, ".report summary")]
+    assert f"vCPUs ({len(built.vcpus)})" in summaries
+    first = browser.find_elements(By.CSS_SELECTOR, ".report .finding")[0]
+    assert "KVM-HANG-DRIVER-IF-OFF" in first.find_element(By.TAG_NAME, "h3").text

@@ -170,6 +170,13 @@ function facts(report) {
       report.processors.map((p) => [p.index, p.prcb, p.thread, p.ip, p.sp,
         [p.crashed ? "crashed" : "", p.hung ? "HUNG" : ""].filter(Boolean).join(", ") || "-"]))));
   }
+  if ((report.vcpus || []).length) {
+    // A hung guest's vmcore: what each vCPU was doing (the text renderer's vCPUs table).
+    out.push(details(`vCPUs (${report.vcpus.length})`, table(
+      ["vCPU", "state", "IF", "RIP", "thread", "IRQL", "why"],
+      report.vcpus.map((v) => [v.index, v.state, v.if ? "on" : "off",
+        v.module ? `${v.module}+${v.offset}` : v.rip, v.thread, v.irql, v.reason]))));
+  }
   if ((report.stack || []).length) {
     out.push(details(`Stack (${report.stack.length} frames)`, table(
       ["stack slot", "address", "where", "found by"],
@@ -190,7 +197,8 @@ function facts(report) {
 
 DT.renderReport = function (analysis) {
   const report = analysis.report;
-  const label = report.source.kind === "debugger_text" ? "Debugger text" : "Dump file";
+  const label = { debugger_text: "Debugger text", vmcore: "Guest memory (vmcore)" }[report.source.kind]
+    || "Dump file";
   const download = el("a", { class: "small", download: `${analysis.name}.json`, text: "JSON" });
   download.href = URL.createObjectURL(new Blob([JSON.stringify(report, null, 2)], { type: "application/json" }));
   return el("div", { class: "report", "data-analysis": analysis.id },
