@@ -111,5 +111,5 @@ def test_plan_and_refusal_with_the_real_test_driver(tmp_path: Path) -> None:
     assert plan.argv[1:3] == ("-c", "test:///default")
     # The test driver answers at once; in two loaded full-suite runs its virsh child never
     # returned, so the wait is bounded here: either way it is one line, never a stall.
-    with pytest.raises(ContextParseError, match="unsupported flags|did not finish in 20 s"):
+    with pytest.raises(ContextParseError, match=r"unsupported flags|did not finish in 20 s"):
         take_memory_dump(plan, force=True, timeout=20)
